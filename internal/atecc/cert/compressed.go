@@ -209,9 +209,15 @@ func (c *Compressed) Marshal() ([]byte, error) {
 }
 
 // ElixirQuirk reports whether nerves_key would rebuild c with a non-minimal
-// DER signature, which crypto/x509 and OpenSSL reject: R or S is below
-// 2^248 (about 1 certificate in 128). This package's rebuild is not
-// affected; [NewSigner] and [NewDevice] never produce such certificates.
+// DER signature, which crypto/x509 and OpenSSL reject. That happens when R
+// or S is below 2^247: its 32 bytes start with 00 and the next byte does
+// not have its top bit set (about 1 certificate in 256). This package's
+// rebuild is not affected; [NewSigner] and [NewDevice] never produce such
+// certificates.
 func (c *Compressed) ElixirQuirk() bool {
-	return c.Signature[0] == 0 || c.Signature[32] == 0
+	return elixirQuirk(&c.Signature)
+}
+
+func elixirQuirk(rs *[64]byte) bool {
+	return rs[0] == 0 && rs[1] < 0x80 || rs[32] == 0 && rs[33] < 0x80
 }

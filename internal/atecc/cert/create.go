@@ -70,7 +70,7 @@ func p256XY(what string, pub crypto.PublicKey) ([]byte, error) {
 
 // sign signs tbs with key and returns R‖S. The signature must verify
 // under pub. It signs again, up to maxSignAttempts times, while R or S is
-// below 2^248: nerves_key would rebuild such a certificate with a
+// below 2^247 ([Compressed.ElixirQuirk]): nerves_key would rebuild such a certificate with a
 // non-minimal DER signature that fails to verify, so avoiding them keeps
 // chips provisioned here readable by the Elixir libraries.
 func sign(rand io.Reader, key crypto.Signer, pub *ecdsa.PublicKey, tbs []byte) ([64]byte, error) {
@@ -88,11 +88,11 @@ func sign(rand io.Reader, key crypto.Signer, pub *ecdsa.PublicKey, tbs []byte) (
 		if !ecdsa.Verify(pub, digest[:], r, s) {
 			return [64]byte{}, fmt.Errorf("signature does not verify under the signer certificate's public key: %w", ErrKey)
 		}
-		if rs[0] != 0 && rs[32] != 0 {
+		if !elixirQuirk(&rs) {
 			return rs, nil
 		}
 	}
-	return [64]byte{}, fmt.Errorf("sign certificate: %d signatures in a row had R or S below 2^248; the signer may be deterministic", maxSignAttempts)
+	return [64]byte{}, fmt.Errorf("sign certificate: %d signatures in a row had R or S below 2^247; the signer may be deterministic", maxSignAttempts)
 }
 
 // NewSigner creates a self-signed NervesKey signer certificate for key,
@@ -104,7 +104,7 @@ func sign(rand io.Reader, key crypto.Signer, pub *ecdsa.PublicKey, tbs []byte) (
 // key may be any [crypto.Signer] holding a P-256 key (an HSM or KMS key
 // works); its signature is verified. The certificate is checked to
 // rebuild byte for byte from its compressed form. Its signature never has
-// R or S below 2^248, so nerves_key rebuilds it correctly too. An issue
+// R or S below 2^247, so nerves_key rebuilds it correctly too. An issue
 // year outside 2000..2031 gives a [*DateError]; see compatibleDates for
 // February 29.
 func NewSigner(rand io.Reader, key crypto.Signer, years int, now time.Time) ([]byte, error) {
@@ -184,7 +184,7 @@ func checkManufacturerSN(sn string) error {
 // Before returning, the certificate is compressed, rebuilt with
 // [NervesKeyDevice] and compared: a signer certificate that is not a
 // NervesKey signer (see [CheckSigner]) gives a [*MismatchError] naming the
-// field. A signature with R or S below 2^248 is replaced by a fresh one,
+// field. A signature with R or S below 2^247 is replaced by a fresh one,
 // so that nerves_key also rebuilds the certificate correctly.
 //
 // An issue year the compressed format cannot hold (2032 onwards) gives a

@@ -15,8 +15,8 @@
 // # Departures from upstream
 //
 // Rebuilt certificates carry a minimal DER signature. nerves_key keeps
-// each 32-byte R and S whole, so when one is below 2^248 (about 1
-// certificate in 128) its rebuild is non-minimal DER: it differs from the
+// each 32-byte R and S whole, so when one is below 2^247 (about 1
+// certificate in 256) its rebuild is non-minimal DER: it differs from the
 // certificate that was signed and crypto/x509 and OpenSSL reject its
 // signature. The rebuild here always equals the certificate as originally
 // signed and verifies. [ElixirDER] re-encodes a certificate the upstream
@@ -24,7 +24,7 @@
 // [Compressed.ElixirQuirk] says when the two differ.
 //
 // [NewSigner] and [NewDevice] re-sign until R and S are both at least
-// 2^248, so chips provisioned with this package also read back correctly
+// 2^247, so chips provisioned with this package also read back correctly
 // with nerves_key. On February 29 they issue as of February 28 when the
 // expiry year is not a leap year (nerves_key would sign an impossible
 // February 29 notAfter that crypto/x509 cannot parse). Dates are always

@@ -361,7 +361,7 @@ func TrustAndGoSigner(c *Compressed, signerXY []byte) ([]byte, error) {
 // ElixirDER returns cert with its signature re-encoded the way nerves_key
 // and atecc508a rebuild it: each 32-byte R and S is kept whole, with 00
 // prepended when its top bit is set, and leading zero bytes are never
-// removed. When R or S is below 2^248 the result is non-minimal DER that
+// removed. When R or S is below 2^247 the result is non-minimal DER that
 // crypto/x509 and OpenSSL reject; otherwise it equals cert.
 //
 // Use it only to match bytes that nerves_key produced, such as a
