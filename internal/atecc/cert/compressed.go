@@ -3,6 +3,7 @@ package cert
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // CompressedSize is the length of a compressed certificate (Atmel-8974A),
@@ -166,7 +167,7 @@ func ParseCompressed(b []byte) (*Compressed, error) {
 	}
 	d, err := DecodeDates([3]byte(b[64:67]))
 	if err != nil {
-		return nil, &FormatError{Input: in, Field: "dates", Msg: err.Error()}
+		return nil, &FormatError{Input: in, Field: "dates", Msg: strings.TrimPrefix(err.Error(), "dates: ")}
 	}
 	c := &Compressed{
 		Dates:         d,

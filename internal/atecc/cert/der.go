@@ -447,6 +447,13 @@ func nameString(der []byte) (string, bool) {
 				n = "OID(" + hex.EncodeToString(oid) + ")"
 			}
 			fmt.Fprintf(&sb, "/%s=%s", n, val)
+			switch tag {
+			case asn1.UTF8String:
+			case asn1.PrintableString:
+				sb.WriteString(" (PrintableString)")
+			default:
+				fmt.Fprintf(&sb, " (tag %#x)", uint8(tag))
+			}
 		}
 	}
 	return sb.String(), true
