@@ -137,6 +137,9 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 	start := t.clk.Now()
 	_ = t.clk.Sleep(bg, cmd.Typical)
 	deadline := start.Add(cmd.Max + pollMargin)
+	// Poll finely for short commands, coarser for long ones so that a
+	// slow 608 (clock divider M2) costs at most about 16 polls.
+	interval := min(max((cmd.Max-cmd.Typical)/16, minPoll), maxPoll)
 	for {
 		err := read()
 		if err == nil {
@@ -147,6 +150,6 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 		if !t.clk.Now().Before(deadline) {
 			return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, cmd.Max, err)
 		}
-		_ = t.clk.Sleep(bg, pollInterval)
+		_ = t.clk.Sleep(bg, interval)
 	}
 }

@@ -32,9 +32,10 @@ const (
 	maxWakeSpeed = 133 * physic.KiloHertz
 
 	wakeAttempts   = 4                      // as the Elixir driver
-	pollInterval   = 500 * time.Microsecond // default strategy
-	pollMargin     = 2 * time.Millisecond   // past Max before ErrTimeout
-	elixirPoll     = 2 * time.Millisecond   // nerves_key.md §8.1
+	minPoll        = 500 * time.Microsecond // default strategy's poll interval bounds
+	maxPoll        = 10 * time.Millisecond
+	pollMargin     = 2 * time.Millisecond // past Max before ErrTimeout
+	elixirPoll     = 2 * time.Millisecond // nerves_key.md §8.1
 	firstBackoff   = 2 * time.Millisecond
 	maxBackoff     = 100 * time.Millisecond // the Elixir driver's fixed back-off
 	busyRetryDelay = 5 * time.Millisecond   // before re-sending sleep to a busy chip
@@ -45,7 +46,8 @@ type WaitStrategy int
 
 const (
 	// WaitPoll sleeps the command's typical execution time, then polls
-	// every 0.5 ms until its maximum time. It is the default.
+	// until its maximum time, every (max-typical)/16 bounded to
+	// 0.5–10 ms. It is the default.
 	WaitPoll WaitStrategy = iota
 
 	// WaitElixir copies the Elixir atecc508a driver (nerves_key.md §8.1):
