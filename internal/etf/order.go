@@ -153,7 +153,7 @@ func sortTerms(ts []any) bool {
 // returns, so that it can be compared.
 func normalize(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, Atom, string, int64, float64:
+	case nil, bool, string, int64:
 		return v, nil
 	case int:
 		return int64(x), nil

@@ -2,7 +2,6 @@ package etf
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -176,14 +175,4 @@ func TestRoundTripProperty(t *testing.T) {
 			}
 		}
 	}
-}
-
-func ExampleAtomEncoding() {
-	for _, atoms := range []AtomEncoding{AtomsUTF8, AtomsLatin1} {
-		b, _ := Encode(Atom("ok"), &Options{Atoms: atoms})
-		fmt.Printf("%v: %x\n", atoms, b)
-	}
-	// Output:
-	// utf8: 8377026f6b
-	// latin1: 836400026f6b
 }
