@@ -127,7 +127,7 @@ func TestProvisionBlankChip(t *testing.T) {
 			h.wantStatus(statusExecution, opRead, 0x82, 10<<3, nil)
 			h.ok(1, opLock, 0x01, dcrc, nil)
 			h.ok(1, opLock, 0x02, 0, nil)
-			h.wantStatus(statusExecution, opLock, 0x02, 0, nil)     // already locked
+			h.wantStatus(statusExecution, opLock, 0x02, 0, nil)      // already locked
 			h.wantStatus(statusExecution, opLock, 0x02|1<<2, 0, nil) // slot 1 not lockable
 
 			// Locked: the NervesKey rules hold.
