@@ -9,7 +9,8 @@ import (
 // ErrCorrupt means the bytes are not a term that binary_to_term accepts:
 // a version byte other than 131 (unwritten, all-zero storage gives this),
 // a length past the end, an unknown tag, an atom that is too long or not
-// UTF-8, a NaN or infinite float, or a map with a duplicate key. Elixir's
+// UTF-8, a NaN or infinite float, or a map with a duplicate key (0.0 and
+// -0.0 count as the same key, as they do before OTP 27). Elixir's
 // NervesKey.get_settings returns {:error, :corrupt} for all of these.
 var ErrCorrupt = errors.New("corrupt term")
 
@@ -30,10 +31,12 @@ type DecodeError struct {
 	Err    error
 }
 
+// Error returns the sentinel's text, the offset and the reason.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("%v at byte %d: %s", e.Err, e.Offset, e.Msg)
 }
 
+// Unwrap returns Err, for [errors.Is].
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // An EncodeError reports a Go value that has no Erlang term: an
@@ -45,6 +48,7 @@ type EncodeError struct {
 	Msg  string
 }
 
+// Error returns the type and the reason.
 func (e *EncodeError) Error() string {
 	if e.Type == nil {
 		return "cannot encode: " + e.Msg

@@ -93,6 +93,7 @@ const (
 	AtomsLatin1
 )
 
+// String returns "utf8" or "latin1".
 func (a AtomEncoding) String() string {
 	switch a {
 	case AtomsUTF8:
