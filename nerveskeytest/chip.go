@@ -636,6 +636,9 @@ func (c *Chip) startCommand() {
 	}
 	d := c.execTime(op)
 	if c.watchdogAt.Sub(c.now) < d {
+		// Not executed; on a 508 every status but 0xFF and 0x05 clears
+		// TempKey (DS508 §2.5.1, read literally).
+		c.clearTempKey508(statusWatchdog)
 		c.setOutput(statusPacket(statusWatchdog))
 		return
 	}

@@ -40,7 +40,7 @@ func (c *Chip) execute(pkt []byte) []byte {
 		if len(pkt) > 3 && c.rev != ATECC508A && pkt[1] != opNonce && pkt[1] != opSHA {
 			c.vol.digestValid = false
 		}
-		c.clearTempKey508(0xFF)
+		c.clearTempKey508(statusParse)
 		return status(statusParse)
 	}
 	cmd := command{

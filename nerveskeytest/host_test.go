@@ -2,6 +2,7 @@ package nerveskeytest
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -141,4 +142,8 @@ func (h *host) ok(n int, op, p1 byte, p2 uint16, data []byte) []byte {
 		h.t.Fatalf("op %#02x p1 %#02x p2 %#04x: status %#02x", op, p1, p2, out[0])
 	}
 	return out
+}
+
+func contextWithCancel(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithCancel(t.Context())
 }
