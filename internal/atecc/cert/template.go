@@ -230,7 +230,9 @@ func rebuild(tbs []byte, err error, c *Compressed) ([]byte, error) {
 // Unlike nerves_key, the signature is minimal DER, so the result equals
 // the certificate as originally signed and verifies with crypto/x509 and
 // OpenSSL even when nerves_key's rebuild would not ([Compressed.ElixirQuirk]).
-// [ElixirDER] gives nerves_key's bytes.
+// [ElixirDER] gives nerves_key's bytes. As upstream, the trailer's
+// template ID, chain ID and signer ID are checked ([*TemplateError]) and
+// its serial-number source is ignored (the template's is used).
 func NervesKeySigner(c *Compressed, signerXY []byte) ([]byte, error) {
 	if err := NervesKeySignerTemplate.check(c); err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ type chipVector struct {
 	} `json:"aux"`
 }
 
-func loadChips(t *testing.T) []chipVector {
+func loadChips(t testing.TB) []chipVector {
 	t.Helper()
 	data, err := os.ReadFile("../../../testdata/elixir-chips.json")
 	if err != nil {
