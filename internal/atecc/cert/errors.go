@@ -42,6 +42,7 @@ type FormatError struct {
 	Msg   string // what is wrong with it
 }
 
+// Error describes the input, field and problem.
 func (e *FormatError) Error() string {
 	if e.Field == "" {
 		return e.Input + ": " + e.Msg
@@ -62,6 +63,7 @@ type TemplateError struct {
 	Want     int
 }
 
+// Error describes the template, field and both values.
 func (e *TemplateError) Error() string {
 	return fmt.Sprintf("%v: compressed %s is %#x, template needs %#x", e.Template, e.Field, e.Got, e.Want)
 }
@@ -76,6 +78,7 @@ type DateError struct {
 	Value int
 }
 
+// Error describes the value and the range it misses.
 func (e *DateError) Error() string {
 	switch e.Field {
 	case "issue year":
@@ -102,6 +105,7 @@ type MismatchError struct {
 	Rebuilt []byte
 }
 
+// Error describes the field and both values, names and times as text.
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("%s differs: certificate has %s, compressed form rebuilds %s",
 		e.Field, describeDER(e.Cert), describeDER(e.Rebuilt))
