@@ -407,3 +407,42 @@ func TestGenKeyPublicMatchesImage(t *testing.T) {
 		})
 	}
 }
+
+func TestSelfTestFailure(t *testing.T) {
+	c, h := provisioned(t, ATECC608A)
+	c.SetFaults(Faults{SelfTestFailure: 1})
+	if got := h.status(opSelfTest, 0x05, 0, nil); got != 0x05 {
+		t.Fatalf("failing SelfTest answered %#02x", got)
+	}
+	h.wantStatus(statusSelfTest, opRandom, 0, 0, nil)
+	h.ok(4, opRead, 0, 0, nil)
+	h.wantStatus(0x05, opSelfTest, 0, 0, nil)
+	h.ok(1, opSelfTest, 0x3D, 0, nil)
+	h.ok(32, opRandom, 0, 0, nil)
+}
+
+func TestEncryptedWriteBeforeDataLock(t *testing.T) {
+	c := NewChip(&Options{Revision: ATECC508A})
+	h := newHost(t, c)
+	h.wake()
+	cfg := c.Image().Config
+	h.ok(1, opLock, 0x00, crc16(cfg[:]), nil)
+	tk := bytes.Repeat([]byte{0x3C}, 32)
+	plain := bytes.Repeat([]byte{0x11}, 32)
+	h.ok(1, opNonce, 0x03, 0, tk)
+	addr := uint16(9 << 3)
+	sn := cfg
+	m := append(append([]byte{}, tk...), opWrite, 0xC2, byte(addr), byte(addr>>8), sn[12], sn[0], sn[1])
+	m = append(append(m, make([]byte, 25)...), plain...)
+	mac := sha256.Sum256(m)
+	enc := make([]byte, 32)
+	for i := range enc {
+		enc[i] = plain[i] ^ tk[i]
+	}
+	h.ok(1, opWrite, 0xC2, addr, append(append([]byte{}, enc...), mac[:]...))
+	if got := c.Image().Slots[9][:32]; !bytes.Equal(got, plain) {
+		t.Fatalf("slot 9 % x", got)
+	}
+	// TempKey is gone (508: cleared by the Write), so a second one fails.
+	h.wantStatus(statusExecution, opWrite, 0xC2, addr, append(append([]byte{}, enc...), mac[:]...))
+}

@@ -110,8 +110,9 @@
 //
 // [Chip.SetFaults] schedules [Faults]: a NAK storm on the next
 // transactions, a corrupted byte in the next response (its CRC fails),
-// dropped wake pulses, an ECC fault (0x05) on the next Sign or GenKey, an
-// earlier watchdog expiry, and a power cut after N more transactions.
+// dropped wake pulses, an ECC fault (0x05) on the next Sign or GenKey, a
+// failing 608 SelfTest (failure state, 0x07), an earlier watchdog expiry,
+// and a power cut after N more transactions.
 // [Chip.ExpireWatchdog] and [Chip.PowerCycle] act at once. After a power
 // cut the chip comes back at once as a freshly powered chip: asleep,
 // volatile state and the 608 latch gone, EEPROM as completed commands left

@@ -24,6 +24,12 @@ type Faults struct {
 	// TempKey survives, on a 608 it is consumed (atecc.md §5.5).
 	ECCFault int
 
+	// SelfTestFailure makes the next SelfTestFailure 608 SelfTest commands
+	// fail: they answer the bitmap of the tests asked for and leave the chip
+	// in the failure state, where every command but config reads and
+	// SelfTest answers 0x07, until a passing SelfTest or a sleep.
+	SelfTestFailure int
+
 	// PowerCutAfter cuts power after this many more Tx calls (any address),
 	// 0 = never. The cut loses all volatile state, the 608 persistent latch
 	// and any command still executing; EEPROM holds what completed commands

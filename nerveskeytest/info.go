@@ -121,6 +121,14 @@ func (c *Chip) cmdSelfTest(cmd command) []byte {
 	if cmd.p1&0xC0 != 0 || cmd.p2 != 0 || len(cmd.data) != 0 {
 		return status(statusParse)
 	}
+	if c.faults.SelfTestFailure > 0 && cmd.p1&0x3D != 0 {
+		c.faults.SelfTestFailure--
+		c.vol.selfTestFail = cmd.p1 & 0x3D
+		return status(c.vol.selfTestFail)
+	}
+	if cmd.p1 == 0 {
+		return status(c.vol.selfTestFail)
+	}
 	c.vol.selfTestFail = 0
 	return status(statusOK)
 }
