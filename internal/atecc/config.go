@@ -36,6 +36,7 @@ const (
 	ATECC608B                // 00 00 60 03
 )
 
+// String returns the part name, e.g. "ATECC608A".
 func (r Revision) String() string {
 	switch r {
 	case ATECC508A:

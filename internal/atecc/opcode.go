@@ -25,6 +25,7 @@ const (
 	OpSelfTest    Opcode = 0x77 // 608 only
 )
 
+// String returns the command name, e.g. "sign".
 func (o Opcode) String() string {
 	switch o {
 	case OpRead:

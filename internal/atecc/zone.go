@@ -13,6 +13,7 @@ const (
 	ZoneData   Zone = 2 // slots 0–7: 36 B, 8: 416 B, 9–15: 72 B
 )
 
+// String returns the zone name, e.g. "config".
 func (z Zone) String() string {
 	switch z {
 	case ZoneConfig:

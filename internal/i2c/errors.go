@@ -54,6 +54,7 @@ type StatusError struct {
 	Status byte   // e.g. 0x0f
 }
 
+// Error returns e.g. "write slot 10: chip status 0x0f (execution error)".
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s: chip status 0x%02x (%s)", e.Op, e.Status, statusText(e.Status))
 }
@@ -129,6 +130,7 @@ type BusError struct {
 	Err error  // from i2c.Bus.Tx
 }
 
+// Error returns the operation and the bus error.
 func (e *BusError) Error() string { return e.Op + ": i2c: " + e.Err.Error() }
 
 // Unwrap returns e.Err.

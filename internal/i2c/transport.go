@@ -57,6 +57,7 @@ const (
 	WaitElixir
 )
 
+// String returns "poll" or "elixir".
 func (w WaitStrategy) String() string {
 	switch w {
 	case WaitPoll:

@@ -288,7 +288,7 @@ func TestLockPath(t *testing.T) {
 	c := newFake(okRead(0))
 	path := t.TempDir() + "/atecc.lock"
 	a := New(c, &Options{LockPath: path})
-	b := New(c, &Options{LockPath: path})
+	b := New(c, &Options{LockPath: path, Clock: realClock{}}) // waits on the lock in real time
 	err := a.Do(t.Context(), func(s *Session) error {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
