@@ -321,12 +321,16 @@ func TestSignModes(t *testing.T) {
 	}
 	verify(t, publicKey(t, pub), digest, sig)
 
-	// 508: the same modes are a parse error (retried, then reported).
+	// 508: the same modes are a parse error, reported at once.
 	c508, _ := elixirChip(t, "00005000", nil)
-	d = New(c508, &Options{RetryBudget: -1})
+	d = New(c508, nil)
+	c508.ResetStats()
 	err = d.Do(ctx, func(s *Session) error { return s.NonceLoadDigestBuffer(ctx, digest) })
 	if !errors.Is(err, ErrParse) {
 		t.Errorf("508 nonce 0x43: %v", err)
+	}
+	if n := c508.Stats().Wakes; n != 1 {
+		t.Errorf("508 nonce 0x43: %d wakes, want 1 (a parse error is not retried)", n)
 	}
 }
 

@@ -85,12 +85,14 @@ func (e *StatusError) Unwrap() error {
 }
 
 // Retryable reports whether a new wake cycle may cure the status, following
-// the Elixir driver's table (nerves_key.md §8.1): parse error, ECC fault,
-// no-wake, watchdog, CRC and unknown codes are retried; success, miscompare,
-// self-test, health-test and execution errors are not.
+// the Elixir driver's table (nerves_key.md §8.1) with one change: ECC
+// fault, no-wake, watchdog, CRC and unknown codes are retried; success,
+// miscompare, self-test, health-test, execution and parse errors are not.
+// Elixir retries a parse error for its whole budget, but the datasheet
+// defines 0x03 as illegal in any state, so a retry cannot cure it.
 func (e *StatusError) Retryable() bool {
 	switch e.Status {
-	case StatusOK, StatusMiscompare, StatusSelfTest, StatusHealthTest, StatusExecution:
+	case StatusOK, StatusMiscompare, StatusParse, StatusSelfTest, StatusHealthTest, StatusExecution:
 		return false
 	}
 	return true

@@ -144,7 +144,7 @@ func TestStatusErrorIs(t *testing.T) {
 		retryable bool
 	}{
 		{0x01, ErrMiscompare, false},
-		{0x03, ErrParse, true},
+		{0x03, ErrParse, false},
 		{0x05, ErrECCFault, true},
 		{0x07, ErrSelfTest, false},
 		{0x08, ErrHealthTest, false},
