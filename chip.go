@@ -1,0 +1,324 @@
+package nerveskey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/host/v3"
+
+	"github.com/nerveskey/nerveskey/internal/atecc"
+	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
+)
+
+// A DeviceType says how the chip was provisioned. Trust&Go parts are never
+// detected automatically, as in nerves_key: the caller says which it is.
+type DeviceType int
+
+const (
+	// NervesKey is a chip provisioned by nerves_key or nerveskey (the
+	// default), at I2C address 0x60.
+	NervesKey DeviceType = iota
+	// TrustAndGo is a Microchip ATECC608 Trust&Go part, pre-provisioned
+	// by Microchip, at I2C address 0x35.
+	TrustAndGo
+)
+
+// String returns "nerves_key" or "trust_and_go", the names nerves_key uses.
+func (t DeviceType) String() string {
+	switch t {
+	case NervesKey:
+		return "nerves_key"
+	case TrustAndGo:
+		return "trust_and_go"
+	}
+	return fmt.Sprintf("DeviceType(%d)", int(t))
+}
+
+// A Pair selects one of the two certificate pairs a NervesKey stores.
+type Pair int
+
+const (
+	// Primary is the certificate pair written by provisioning (slots 10–12).
+	Primary Pair = iota
+	// Aux is the optional auxiliary pair (slots 9, 14, 15).
+	Aux
+)
+
+// String returns "primary" or "aux".
+func (p Pair) String() string {
+	switch p {
+	case Primary:
+		return "primary"
+	case Aux:
+		return "aux"
+	}
+	return fmt.Sprintf("Pair(%d)", int(p))
+}
+
+// A Mode is how a chip is configured (nerves_key.md §3.4).
+type Mode int
+
+const (
+	// ModeUnprovisioned: the data zone is not locked.
+	ModeUnprovisioned Mode = iota
+	// ModeRegular: a NervesKey with its key usable at any time.
+	ModeRegular
+	// ModeVolatile: a 608 NervesKey whose key needs the persistent latch,
+	// set with the activation key.
+	ModeVolatile
+	// ModeUnrecognized: locked, but not with a NervesKey configuration.
+	ModeUnrecognized
+)
+
+// String returns "unprovisioned", "regular", "volatile" or "unrecognized".
+func (m Mode) String() string {
+	switch m {
+	case ModeUnprovisioned:
+		return "unprovisioned"
+	case ModeRegular:
+		return "regular"
+	case ModeVolatile:
+		return "volatile"
+	case ModeUnrecognized:
+		return "unrecognized"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// modeOf classifies a configuration zone as nerves_key's
+// Config.provisioning_info does.
+func modeOf(c *atecc.Config) Mode {
+	if !c.DataLocked() {
+		return ModeUnprovisioned
+	}
+	switch {
+	case c[20] == 0x87 && c[21] == 0x20 && c[96] == 0x33 && c[97] == 0x10:
+		return ModeVolatile
+	case c[20] == 0x87 && c[21] == 0x20:
+		return ModeRegular
+	}
+	return ModeUnrecognized
+}
+
+// A Trace holds optional hooks called while the bus is held, in the style
+// of net/http/httptrace: Wake after each wake sequence, Command after each
+// chip command, Retry before a whole command sequence is run again.
+type Trace = ni2c.Trace
+
+// Options configures OpenChip, Open and OpenBus. A nil *Options, or a zero
+// field, selects the default.
+type Options struct {
+	// Addr is the 7-bit I2C address; default 0x60, or 0x35 for TrustAndGo.
+	Addr uint16
+	// Type is how the chip was provisioned; default NervesKey.
+	Type DeviceType
+	// RetryBudget bounds retries of one command sequence after NAKs, CRC
+	// errors, watchdog expiry and other transient failures; default 1 s,
+	// as in nerves_key. Negative disables retries.
+	RetryBudget time.Duration
+	// BusSpeed is the speed the bus runs at, if known. Above 133 kHz the
+	// wake pulse is too short; the driver then asks the bus to slow down
+	// for the wake (most Linux adapters cannot: use a slower bus).
+	BusSpeed physic.Frequency
+	// LockFile names a file that is flock'ed around every command
+	// sequence, so that several processes can share the chip without
+	// interleaving a Nonce and a Sign. Empty selects the default: on for
+	// hardware buses, at /run/lock/nerveskey-<bus>-<addr>.lock (or the
+	// temporary directory if /run/lock is missing), off for simulated
+	// chips. "-" turns it off. Linux only.
+	LockFile string
+	// ActivationKey is the 16-byte activation key of a volatile-key chip
+	// (nerves_key's volatile_provision). When the chip's persistent latch
+	// is not set, the Key authorizes with it before signing.
+	ActivationKey []byte
+	// Trace holds optional hooks to watch the bus.
+	Trace *Trace
+}
+
+// clock is what the driver uses for time; a simulated bus provides it.
+type clock = ni2c.Clock
+
+func (o *Options) addr() uint16 {
+	switch {
+	case o != nil && o.Addr != 0:
+		return o.Addr
+	case o != nil && o.Type == TrustAndGo:
+		return 0x35
+	}
+	return 0x60
+}
+
+func (o *Options) typ() DeviceType {
+	if o == nil {
+		return NervesKey
+	}
+	return o.Type
+}
+
+// lockPath returns the flock path for bus, or "" for none.
+func (o *Options) lockPath(bus i2c.Bus) string {
+	var p string
+	if o != nil {
+		p = o.LockFile
+	}
+	switch {
+	case p == "-":
+		return ""
+	case p != "":
+		return p
+	}
+	if _, simulated := bus.(clock); simulated {
+		return ""
+	}
+	dir := "/run/lock"
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		dir = os.TempDir()
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, bus.String())
+	return filepath.Join(dir, fmt.Sprintf("nerveskey-%s-%02x.lock", name, o.addr()))
+}
+
+// A Chip is an ATECC508A/608A, provisioned or not: it reads identity,
+// certificates and settings, and provisions. Use [Chip.Key] (or [Open])
+// for the signing key.
+//
+// A Chip is safe for concurrent use by multiple goroutines. Commands are
+// serialized on the bus, and a command sequence that needs one wake cycle
+// (Nonce then Sign) is never interleaved with another.
+type Chip struct {
+	dev    *atecc.Dev
+	typ    DeviceType
+	addr   uint16
+	actKey []byte
+	bus    io.Closer // closed by Close when OpenBus opened it
+
+	mu     sync.Mutex // guards the fields below
+	closed bool
+	cfg    *atecc.Config // cached configuration zone; reset by provisioning
+	cache  chipCache     // identity and certificates read from the chip
+}
+
+// OpenChip wakes the chip on bus and reads its configuration zone. It
+// works on blank, provisioned and foreign chips alike. The caller keeps
+// ownership of bus: Close does not close it.
+func OpenChip(ctx context.Context, bus i2c.Bus, opts *Options) (*Chip, error) {
+	if bus == nil {
+		return nil, errors.New("nerveskey: open: nil bus")
+	}
+	var o ni2c.Options
+	if opts != nil {
+		o.RetryBudget = opts.RetryBudget
+		o.BusSpeed = opts.BusSpeed
+		o.Trace = opts.Trace
+	}
+	o.Addr = opts.addr()
+	o.LockPath = opts.lockPath(bus)
+	c := &Chip{dev: atecc.New(bus, &o), typ: opts.typ(), addr: o.Addr}
+	if opts != nil && opts.ActivationKey != nil {
+		if len(opts.ActivationKey) != 16 {
+			return nil, fmt.Errorf("nerveskey: open: activation key is %d bytes, want 16", len(opts.ActivationKey))
+		}
+		c.actKey = append([]byte(nil), opts.ActivationKey...)
+	}
+	if _, err := c.config(ctx); err != nil {
+		return nil, fmt.Errorf("nerveskey: open %s at 0x%02x: %w", bus, o.Addr, err)
+	}
+	return c, nil
+}
+
+// OpenBus opens the I2C bus by name through periph (for example
+// "/dev/i2c-1", "1", or "" for the first bus) and then the chip on it, as
+// [OpenChip] does. Close also closes the bus.
+func OpenBus(ctx context.Context, name string, opts *Options) (*Chip, error) {
+	if _, err := host.Init(); err != nil {
+		return nil, fmt.Errorf("nerveskey: init periph host drivers: %w", err)
+	}
+	bus, err := i2creg.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: open I2C bus %q: %w (check that the bus exists, e.g. ls /dev/i2c-*, and that you may open it)", name, err)
+	}
+	c, err := OpenChip(ctx, bus, opts)
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
+	c.bus = bus
+	return c, nil
+}
+
+// Close puts the chip to sleep (it already sleeps between command
+// sequences) and releases the bus if OpenBus opened it. Close is
+// idempotent; later calls on the Chip return ErrClosed.
+func (c *Chip) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.bus != nil {
+		return c.bus.Close()
+	}
+	return nil
+}
+
+// Type returns the device type the Chip was opened with.
+func (c *Chip) Type() DeviceType { return c.typ }
+
+// Addr returns the chip's 7-bit I2C address.
+func (c *Chip) Addr() uint16 { return c.addr }
+
+// check returns ErrClosed after Close.
+func (c *Chip) check() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// config returns the configuration zone, reading it once.
+func (c *Chip) config(ctx context.Context) (*atecc.Config, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	cfg := c.cfg
+	c.mu.Unlock()
+	if cfg != nil {
+		return cfg, nil
+	}
+	v, err := c.dev.ReadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.cfg = &v
+	c.mu.Unlock()
+	return &v, nil
+}
+
+// forget drops everything cached from the chip; provisioning calls it
+// after changing the chip.
+func (c *Chip) forget() {
+	c.mu.Lock()
+	c.cfg = nil
+	c.cache = chipCache{}
+	c.mu.Unlock()
+}
