@@ -1,0 +1,214 @@
+package nerveskey
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/nerveskey/nerveskey/internal/atecc"
+)
+
+// keySlot holds the device private key; it is never read or written.
+const keySlot = 0
+
+// activationSlot holds a volatile-key chip's activation key (nerves_key.md
+// §4.3); CheckMac with it sets the persistent latch.
+const activationSlot = 1
+
+var _ crypto.Signer = (*Key)(nil)
+
+// A Key is the device's P-256 private key in slot 0 of a provisioned chip.
+// It implements crypto.Signer; the private key never leaves the chip.
+//
+// A Key embeds its *Chip, so certificates, identity and settings are read
+// through it too (k.DeviceCertificate(ctx, nerveskey.Primary)).
+//
+// A Key is safe for concurrent use by multiple goroutines. Each signature is
+// one Nonce+Sign sequence in one wake cycle, never interleaved with another
+// command: the chip loses the digest (TempKey) when it sleeps, and on an
+// ATECC508A any other command in between clears it too.
+type Key struct {
+	*Chip
+	pub      *ecdsa.PublicKey // read by Chip.Key, never changed
+	volatile bool             // ModeVolatile: the persistent latch must be set
+	owns     bool             // Close closes the Chip (Open made it)
+}
+
+// Open opens the chip on bus and returns its signing key: [OpenChip]
+// followed by [Chip.Key]. Closing the Key closes the chip. The caller keeps
+// ownership of bus.
+//
+// On hardware, get bus from periph:
+//
+//	if _, err := host.Init(); err != nil { … }
+//	bus, err := i2creg.Open("/dev/i2c-1")
+//
+// or use [OpenBus], which does both.
+func Open(ctx context.Context, bus i2c.Bus, opts *Options) (*Key, error) {
+	c, err := OpenChip(ctx, bus, opts)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.Key(ctx)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	k.owns = true
+	return k, nil
+}
+
+// Key returns the chip's signing key. It fails with ErrNotProvisioned when
+// the data zone is not locked, and with ErrNotNervesKey when a NervesKey
+// chip has a foreign configuration. It reads the public key once, with
+// GenKey in public-key mode (slot 0 is never read). On a volatile-key chip
+// it sets the persistent latch with Options.ActivationKey if it is not set.
+// Closing the Key does not close c.
+func (c *Chip) Key(ctx context.Context) (*Key, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: key: %w", err)
+	}
+	mode := modeOf(cfg)
+	switch {
+	case mode == ModeUnprovisioned:
+		return nil, ErrNotProvisioned
+	case mode == ModeUnrecognized && c.typ == NervesKey:
+		return nil, ErrNotNervesKey
+	}
+	k := &Key{Chip: c, volatile: mode == ModeVolatile}
+	if k.volatile {
+		if err := k.unlatch(ctx); err != nil {
+			return nil, fmt.Errorf("nerveskey: key: %w", err)
+		}
+	}
+	pub, err := c.PublicKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: key: %w", err)
+	}
+	k.pub = pub
+	return k, nil
+}
+
+// unlatch sets a volatile-key chip's persistent latch if it is not set.
+func (k *Key) unlatch(ctx context.Context) error {
+	var set bool
+	err := k.dev.Do(ctx, func(s *atecc.Session) error {
+		var err error
+		set, err = s.Latch(ctx)
+		return err
+	})
+	if err != nil || set {
+		return err
+	}
+	if k.actKey == nil {
+		return ErrActivationKey
+	}
+	var key [32]byte
+	copy(key[:], k.actKey)
+	if err := k.dev.AuthVolatileKey(ctx, activationSlot, key); err != nil {
+		if errors.Is(err, ErrMiscompare) {
+			return fmt.Errorf("%w: %w", ErrActivationKey, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Close closes the chip if the Key came from [Open]; a Key from
+// [Chip.Key] leaves its Chip open.
+func (k *Key) Close() error {
+	if k.owns {
+		return k.Chip.Close()
+	}
+	return nil
+}
+
+// Public returns the public key read when the Key was opened. It does no
+// I/O.
+func (k *Key) Public() crypto.PublicKey { return k.pub }
+
+// Sign signs digest with the chip's key, as [ecdsa.PrivateKey.Sign] does:
+// opts.HashFunc() must be set and digest must be that hash's size (at least
+// 32 bytes; longer digests are truncated to their leftmost 32 bytes, as
+// ECDSA specifies for P-256). It returns an ASN.1 DER signature. rand is
+// ignored: the chip draws its own nonce. Sign is SignContext with
+// context.Background().
+func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.SignContext(context.Background(), digest, opts)
+}
+
+// SignContext is Sign with a context, checked between chip commands.
+func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	rs, err := k.signRS(ctx, digest, opts)
+	if err != nil {
+		return nil, err
+	}
+	return encodeSignature(rs[:32], rs[32:]), nil
+}
+
+// SignRS signs digest like SignContext but returns the raw R‖S form (64
+// bytes, big-endian), as JWS ES256 and the chip itself use.
+func (k *Key) SignRS(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([64]byte, error) {
+	return k.signRS(ctx, digest, opts)
+}
+
+func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([64]byte, error) {
+	var rs [64]byte
+	if opts == nil || opts.HashFunc() == 0 {
+		return rs, errors.New("nerveskey: sign: the chip signs digests only; opts.HashFunc() must name the hash")
+	}
+	if n := opts.HashFunc().Size(); len(digest) != n || n < 32 {
+		return rs, fmt.Errorf("nerveskey: sign: digest is %d bytes; want %v's %d, and at least 32", len(digest), opts.HashFunc(), n)
+	}
+	if err := k.check(); err != nil {
+		return rs, err
+	}
+	var d [32]byte
+	copy(d[:], digest) // leftmost 256 bits, as ECDSA truncates for P-256
+	rs, err := k.dev.SignDigest(ctx, keySlot, d)
+	if err != nil && k.volatile && errors.Is(err, ErrExecution) {
+		// The persistent latch is lost on power loss (a brown-out, say):
+		// set it again and sign once more.
+		if lerr := k.unlatch(ctx); lerr == nil {
+			rs, err = k.dev.SignDigest(ctx, keySlot, d)
+		}
+	}
+	if err != nil {
+		return rs, fmt.Errorf("nerveskey: sign: %w", err)
+	}
+	return rs, nil
+}
+
+// encodeSignature returns the ASN.1 DER ECDSA-Sig-Value for r and s, with
+// minimal integers.
+func encodeSignature(r, s []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(new(big.Int).SetBytes(r))
+		b.AddASN1BigInt(new(big.Int).SetBytes(s))
+	})
+	return b.BytesOrPanic() // cannot fail: two non-negative integers
+}
+
+// publicKeyFromXY returns the P-256 public key X‖Y, checking it is on the
+// curve.
+func publicKeyFromXY(xy []byte) (*ecdsa.PublicKey, error) {
+	if len(xy) != 64 {
+		return nil, fmt.Errorf("public key is %d bytes, want 64", len(xy))
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, xy...))
+	if err != nil {
+		return nil, fmt.Errorf("public key is not a P-256 point: %w", err)
+	}
+	return pub, nil
+}
