@@ -1,0 +1,172 @@
+package atecc
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// otpHex builds 64 OTP bytes from hex pieces, zero-padded at the end.
+func otpHex(t testing.TB, parts ...string) [OTPSize]byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.Join(parts, ""))
+	if err != nil || len(b) > OTPSize {
+		t.Fatalf("bad OTP hex: %v (%d bytes)", err, len(b))
+	}
+	var o [OTPSize]byte
+	copy(o[:], b)
+	return o
+}
+
+// TestNervesKeyOTPVectors checks nerves_key's otp_test.exs encodings
+// (spec/nerves_key.md §5.1).
+func TestNervesKeyOTPVectors(t *testing.T) {
+	user := make([]byte, 32)
+	for i := range user {
+		user[i] = byte(i)
+	}
+	withUser, err := NewNervesKeyOTP("my_board", "1234578")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(withUser.User[:], user)
+	for _, tt := range []struct {
+		name string
+		otp  NervesKeyOTP
+		want [OTPSize]byte
+	}{
+		{"user data", withUser, otpHex(t, "4e727673", "0000", hex.EncodeToString([]byte("my_board")), "0000",
+			hex.EncodeToString([]byte("1234578")), strings.Repeat("00", 9), hex.EncodeToString(user))},
+		{"16-byte serial", mustOTP(t, "", "1234567890123456"), otpHex(t, "4e727673", "0000", strings.Repeat("00", 10),
+			hex.EncodeToString([]byte("1234567890123456")))},
+		{"17-byte serial", mustOTP(t, "", "12345678901234567"), otpHex(t, "4e727673", "0001", strings.Repeat("00", 10),
+			hex.EncodeToString([]byte("12345678901234567")))},
+		{"32-byte serial", mustOTP(t, "", strings.Repeat("ab", 16)), otpHex(t, "4e727673", "0001", strings.Repeat("00", 10),
+			hex.EncodeToString([]byte(strings.Repeat("ab", 16))))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.otp.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("Marshal = %x\nwant      %x", got, tt.want)
+			}
+			back, err := ParseNervesKeyOTP(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back != tt.otp {
+				t.Fatalf("ParseNervesKeyOTP = %+v, want %+v", back, tt.otp)
+			}
+		})
+	}
+}
+
+func mustOTP(t testing.TB, board, sn string) NervesKeyOTP {
+	t.Helper()
+	o, err := NewNervesKeyOTP(board, sn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestNewNervesKeyOTPRejects(t *testing.T) {
+	for _, tt := range []struct{ name, board, sn string }{
+		{"board 11 bytes", "ABCDEFGHIJK", "1"},
+		{"board NUL", "a\x00b", "1"},
+		{"empty serial", "b", ""},
+		{"serial 33 bytes", "b", strings.Repeat("x", 33)},
+		{"serial NUL", "b", "12\x00"},
+	} {
+		_, err := NewNervesKeyOTP(tt.board, tt.sn)
+		if !errors.Is(err, ErrOTPValue) {
+			t.Errorf("%s: err = %v, want ErrOTPValue", tt.name, err)
+		}
+		if _, ok := errors.AsType[*OTPError](err); !ok {
+			t.Errorf("%s: err %T is not an *OTPError", tt.name, err)
+		}
+	}
+	o := NervesKeyOTP{Flags: OTPFlagsLongSN, ManufacturerSN: "x", User: [32]byte{1}}
+	if _, err := o.Marshal(); !errors.Is(err, ErrOTPValue) {
+		t.Errorf("long layout with user data: err = %v, want ErrOTPValue", err)
+	}
+}
+
+func TestParseNervesKeyOTPBadMagic(t *testing.T) {
+	for _, magic := range []string{"00000000", "4e727674", "ffffffff"} {
+		_, err := ParseNervesKeyOTP(otpHex(t, magic))
+		if !errors.Is(err, ErrNotNervesKeyOTP) {
+			t.Errorf("magic %s: err = %v, want ErrNotNervesKeyOTP", magic, err)
+		}
+	}
+}
+
+// elixirOTPs returns the OTP images of the Elixir-written chips.
+func elixirOTPs(tb testing.TB) [][OTPSize]byte {
+	var out [][OTPSize]byte
+	for _, f := range []string{"../../testdata/elixir-chips.json", "../../testdata/elixir-extra.json"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var file struct {
+			Vectors []struct {
+				Image struct {
+					OTP string `json:"otp"`
+				} `json:"image"`
+			} `json:"vectors"`
+		}
+		if err := json.Unmarshal(data, &file); err != nil {
+			tb.Fatal(err)
+		}
+		for _, v := range file.Vectors {
+			out = append(out, otpHex(tb, v.Image.OTP))
+		}
+	}
+	return out
+}
+
+// FuzzNervesKeyOTP checks that every OTP zone that parses encodes back to
+// the same 64 bytes, and that Marshal never produces bytes that do not
+// parse back to the same value.
+func FuzzNervesKeyOTP(f *testing.F) {
+	for _, o := range elixirOTPs(f) {
+		f.Add(o[:])
+	}
+	f.Add(make([]byte, OTPSize))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != OTPSize {
+			return
+		}
+		o, err := ParseNervesKeyOTP([OTPSize]byte(b))
+		if err != nil {
+			if !errors.Is(err, ErrNotNervesKeyOTP) {
+				t.Fatalf("error %v does not wrap ErrNotNervesKeyOTP", err)
+			}
+			return
+		}
+		back, err := o.Marshal()
+		if err != nil {
+			t.Fatalf("Marshal(%+v): %v", o, err)
+		}
+		if string(back[:]) != string(b) {
+			t.Fatalf("round trip changed %x into %x", b, back)
+		}
+		// The encoder's rules hold for what it accepts.
+		if n, err := NewNervesKeyOTP(o.BoardName, o.ManufacturerSN); err == nil {
+			enc, err := n.Marshal()
+			if err != nil {
+				t.Fatalf("NewNervesKeyOTP(%q, %q).Marshal: %v", o.BoardName, o.ManufacturerSN, err)
+			}
+			again, err := ParseNervesKeyOTP(enc)
+			if err != nil || again.BoardName != o.BoardName || again.ManufacturerSN != o.ManufacturerSN {
+				t.Fatalf("encoded %q/%q reads back as %+v, %v", o.BoardName, o.ManufacturerSN, again, err)
+			}
+		}
+	})
+}
