@@ -22,15 +22,15 @@ import (
 type faultKind int
 
 const (
-	faultNone faultKind = iota
-	faultNAK            // a NAK storm of 1–20 transactions
-	faultNAKFlood       // 10,000 NAKs: more than the retry budget covers
-	faultCorrupt        // 1–2 responses with a bad CRC
-	faultECC            // the Sign answers 0x05
-	faultDropWake       // 1–3 wake pulses ignored
-	faultWatchdogGap    // the watchdog expires between Nonce and Sign (TempKey lost)
-	faultWatchdogEarly  // the watchdog fires 1–120 ms after the wake (0xEE or a lost session)
-	faultPowerCut       // power lost after 1–8 more transactions
+	faultNone          faultKind = iota
+	faultNAK                     // a NAK storm of 1–20 transactions
+	faultNAKFlood                // 10,000 NAKs: more than the retry budget covers
+	faultCorrupt                 // 1–2 responses with a bad CRC
+	faultECC                     // the Sign answers 0x05
+	faultDropWake                // 1–3 wake pulses ignored
+	faultWatchdogGap             // the watchdog expires between Nonce and Sign (TempKey lost)
+	faultWatchdogEarly           // the watchdog fires 1–120 ms after the wake (0xEE or a lost session)
+	faultPowerCut                // power lost after 1–8 more transactions
 	numFaultKinds
 )
 
