@@ -1,0 +1,398 @@
+package nerveskey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/etf"
+)
+
+// Settings are an Erlang term, :erlang.term_to_binary(map), stored in the
+// spare data slots (nerves_key.md §6.4). These aliases let callers build and
+// read such terms without importing an internal package.
+
+// An Atom is an Erlang atom, by name. Atoms true, false and nil are read as
+// Go true, false and nil; Atom("true") is written the same as true.
+//
+// Elixir reads settings with binary_to_term(raw, [:safe]), which refuses
+// atoms the reading node does not already know: settings holding such an
+// atom read as {:error, :corrupt} on the device. Use strings for keys and
+// values written from Go unless the device firmware names the atom.
+type Atom = etf.Atom
+
+// A Tuple is an Erlang tuple.
+type Tuple = etf.Tuple
+
+// A Map is an Erlang map as its entries in the order stored. Settings maps
+// and maps nested in them read back as Map. Keys are any term: Elixir
+// strings are Go strings, atoms are [Atom]. Map.Get finds a key by term,
+// Map.StringMap converts to a Go map keyed by name.
+type Map = etf.Map
+
+// A KV is one entry of a [Map].
+type KV = etf.KV
+
+// A Term is a decoded settings term and how it was encoded: its Atoms
+// encoding and whether the bytes were canonical. [Chip.PutSettingsTerm]
+// writes it back byte for byte.
+//
+// Decoded values have these Go types: Map, string (an Elixir binary, any
+// bytes), Atom, bool, nil, int64 or *big.Int (integers), float64, []any
+// (lists and charlists), Tuple.
+type Term = etf.Term
+
+// An AtomEncoding selects how atoms are written: [AtomsUTF8]
+// (SMALL_ATOM_UTF8_EXT, what OTP 26 and later write) or [AtomsLatin1]
+// (ATOM_EXT, what OTP 17 to 25 write). OTP 20 and later read both.
+type AtomEncoding = etf.AtomEncoding
+
+// Atom encodings.
+const (
+	AtomsUTF8   = etf.AtomsUTF8
+	AtomsLatin1 = etf.AtomsLatin1
+)
+
+// Settings errors.
+var (
+	// ErrNoSettings reports a settings area that was never written: all
+	// of its bytes are zero. Elixir's get_settings returns {:error,
+	// :corrupt} for it too.
+	ErrNoSettings = errors.New("no settings stored")
+
+	// ErrSettingsCorrupt reports a settings area that does not hold a
+	// term binary_to_term accepts (Elixir: {:error, :corrupt}), or one
+	// outside what nerveskey models (pids, funs, bitstrings...; use
+	// [Chip.RawSettings]). A put that was interrupted (power cut, bus
+	// failure) leaves this state until the next successful put.
+	ErrSettingsCorrupt = errors.New("settings are corrupt")
+
+	// ErrSettingsKeys reports settings whose top-level keys are not all
+	// strings or atoms, or a string and an atom of the same name, so that
+	// [Chip.Settings] cannot key them by name. [Chip.SettingsTerm] reads
+	// them losslessly.
+	ErrSettingsKeys = errors.New("settings keys are not distinct strings or atoms")
+
+	// ErrSettingsNotMap reports a value given to [Chip.PutSettings], or a
+	// stored term read by [Chip.Settings], that is not a map. Elixir reads
+	// and writes any term there, but documents a map; [Chip.SettingsTerm]
+	// and [Chip.PutSettingsTerm] take any term.
+	ErrSettingsNotMap = errors.New("settings must be a map")
+
+	// ErrSettingsReadOnly reports a chip whose settings slots cannot be
+	// written in clear (their WriteConfig is not Always, or a slot is
+	// locked). Nothing is written.
+	ErrSettingsReadOnly = errors.New("settings slots are not writable")
+)
+
+// A SettingsTooLargeError reports settings larger than the space the device
+// type has: 524 bytes on a NervesKey, 416 on a Trust&Go part. Nothing is
+// written.
+type SettingsTooLargeError struct {
+	Size int // encoded size in bytes
+	Max  int // space available
+}
+
+// Error returns the size and the limit.
+func (e *SettingsTooLargeError) Error() string {
+	return fmt.Sprintf("settings are %d bytes, max %d", e.Size, e.Max)
+}
+
+// settingsChunk is a piece of the settings area: n bytes at the start of one
+// 32-byte block of a slot.
+type settingsChunk struct {
+	slot, block, n int
+}
+
+// settingsLayout returns the settings area of t in Elixir's order: slot 8,
+// then 7, 6, 5 on a NervesKey (bytes 0..415, 416..451, 452..487,
+// 488..523); slot 8 only on Trust&Go, whose slot 5 holds its MAC address.
+func settingsLayout(t DeviceType) []settingsChunk {
+	slots := []int{8, 7, 6, 5}
+	if t == TrustAndGo {
+		slots = slots[:1]
+	}
+	var l []settingsChunk
+	for _, slot := range slots {
+		size := atecc.SlotSize(slot)
+		for block := 0; block*atecc.BlockSize < size; block++ {
+			l = append(l, settingsChunk{slot, block, min(atecc.BlockSize, size-block*atecc.BlockSize)})
+		}
+	}
+	return l
+}
+
+// settingsSize returns the size of the settings area of t.
+func settingsSize(t DeviceType) int {
+	n := 0
+	for _, ch := range settingsLayout(t) {
+		n += ch.n
+	}
+	return n
+}
+
+// MaxSettingsSize returns the size of the settings area of the Chip's
+// device type, the longest raw settings PutRawSettings takes: 524 bytes on
+// a NervesKey, 416 on a Trust&Go part (nerves_key's max_settings_len).
+func (c *Chip) MaxSettingsSize() int { return settingsSize(c.typ) }
+
+// RawSettings returns the whole settings area as stored, 524 bytes on a
+// NervesKey (slots 8, 7, 6, 5) or 416 on a Trust&Go part (slot 8), as
+// nerves_key's get_raw_settings does. It reads the four slots in one wake
+// cycle with 19 32-byte reads (Elixir needs 26).
+func (c *Chip) RawSettings(ctx context.Context) ([]byte, error) {
+	raw, _, err := c.readSettings(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: raw settings: %w", err)
+	}
+	return raw, nil
+}
+
+// SettingsTerm reads and decodes the settings without loss: t.Value is
+// normally a [Map], entries in stored order (any term Elixir stored is
+// returned), and t.Atoms the atom encoding the writer used, so
+// [Chip.PutSettingsTerm] writes the same bytes back.
+//
+// It reads only the blocks the term spans: a short settings map costs one
+// or two reads. Errors: [ErrNoSettings] for an unwritten area,
+// [ErrSettingsCorrupt] for anything binary_to_term would refuse or an
+// interrupted put; [ErrNotProvisioned] before
+// the data lock.
+func (c *Chip) SettingsTerm(ctx context.Context) (Term, error) {
+	_, t, err := c.readSettings(ctx, true)
+	if err != nil {
+		return Term{}, fmt.Errorf("nerveskey: settings: %w", err)
+	}
+	return t, nil
+}
+
+// Settings reads the settings map keyed by name, the common case: Elixir
+// string keys and atom keys (%{"ssid" => …} or %{ssid: …}) both become Go
+// string keys. Values keep their decoded types (see [Term]); nested maps
+// are [Map]s. If a key is neither a string nor an atom, or a string and an
+// atom share a name, it returns [ErrSettingsKeys]: use [Chip.SettingsTerm].
+// Other errors are those of SettingsTerm.
+func (c *Chip) Settings(ctx context.Context) (map[string]any, error) {
+	_, t, err := c.readSettings(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: settings: %w", err)
+	}
+	tm, ok := t.Value.(Map)
+	if !ok {
+		return nil, fmt.Errorf("nerveskey: settings: %w: stored term is a %T", ErrSettingsNotMap, t.Value)
+	}
+	m, ok := tm.StringMap()
+	if !ok {
+		return nil, fmt.Errorf("nerveskey: settings: %w", ErrSettingsKeys)
+	}
+	return m, nil
+}
+
+// PutSettings encodes v as :erlang.term_to_binary does and writes it with
+// [Chip.PutRawSettings]. v must be a map: map[string]any (keys become
+// Elixir strings, the safe choice), map[Atom]any, map[any]any or [Map]; its
+// values may be any type [Term] lists, plus []byte, every Go integer and
+// float type and other slices and maps. Atoms are written with
+// [AtomsUTF8], as OTP 26 and later do; OTP 20 and later read it. To keep
+// the encoding of settings read from the chip, use [Chip.PutSettingsTerm].
+//
+// Settings longer than the area give a *[SettingsTooLargeError] and
+// nothing is written.
+func (c *Chip) PutSettings(ctx context.Context, v any) error {
+	return c.putSettings(ctx, v, AtomsUTF8, true)
+}
+
+// PutSettingsTerm writes t.Value, any term, with the atom encoding t.Atoms. For a term read by [Chip.SettingsTerm] from canonical
+// bytes (anything term_to_binary wrote), the settings area gets exactly
+// the bytes it held.
+func (c *Chip) PutSettingsTerm(ctx context.Context, t Term) error {
+	return c.putSettings(ctx, t.Value, t.Atoms, false)
+}
+
+func (c *Chip) putSettings(ctx context.Context, v any, atoms AtomEncoding, needMap bool) error {
+	b, err := etf.Encode(v, &etf.Options{Atoms: atoms})
+	if err != nil {
+		return fmt.Errorf("nerveskey: put settings: %w", err)
+	}
+	if needMap && (len(b) < 2 || b[1] != tagMap) {
+		return fmt.Errorf("nerveskey: put settings: %w, not %T", ErrSettingsNotMap, v)
+	}
+	if err := c.writeSettings(ctx, b); err != nil {
+		return fmt.Errorf("nerveskey: put settings: %w", err)
+	}
+	return nil
+}
+
+// PutRawSettings writes raw, zero-padded, to the settings area, as
+// nerves_key's put_raw_settings does: nothing checks that raw is a term.
+// Raw settings longer than [Chip.MaxSettingsSize] give a
+// *[SettingsTooLargeError] and nothing is written. The data zone must be
+// locked ([ErrNotProvisioned]).
+//
+// The chip has no transactions, so a put is not atomic, but it is ordered
+// so that an interrupted one is detected: it first zeroes the first word of
+// slot 8 (the term's version byte 131 and map tag), then writes every other
+// block in Elixir's order (slot 8, 7, 6, 5), and the first block of slot 8
+// last. If the put stops anywhere (power cut, reset, bus failure), the
+// area holds either the old settings, the new ones, or bytes whose version
+// byte is 0, which readers (nerveskey and Elixir alike) report as corrupt
+// ([ErrSettingsCorrupt]; [ErrNoSettings] if all zero), never a mix that
+// decodes to some other term. This relies on each Write command being
+// applied whole, which the datasheet implies but does not promise for a
+// power loss during its EEPROM cycle.
+//
+// Full 32-byte blocks are 32-byte writes and the last 4 bytes of slots 7,
+// 6 and 5 are 4-byte writes, as Elixir's DataZone.write: 20 Write
+// commands in one wake cycle, one more than Elixir.
+func (c *Chip) PutRawSettings(ctx context.Context, raw []byte) error {
+	if err := c.writeSettings(ctx, raw); err != nil {
+		return fmt.Errorf("nerveskey: put raw settings: %w", err)
+	}
+	return nil
+}
+
+// ETF bytes the settings code looks at (Erlang External Term Format).
+const (
+	etfVersion = 131 // first byte of every term_to_binary output
+	tagMap     = 116 // MAP_EXT
+)
+
+// readSettings reads the settings area in one session. With lazy, it stops
+// as soon as the bytes read so far hold a whole term (decoding reads a
+// prefix the same way whatever follows it), or, when the version byte is
+// wrong, as soon as a non-zero byte shows the area is corrupt rather than
+// unwritten; raw then holds only what was read. Without lazy it reads all
+// and decodes nothing.
+func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, Term{}, err
+	}
+	if !cfg.DataLocked() {
+		return nil, Term{}, ErrNotProvisioned
+	}
+	layout := settingsLayout(c.typ)
+	var (
+		raw     []byte
+		term    Term
+		termErr error
+	)
+	err = c.dev.Do(ctx, func(s *atecc.Session) error {
+		raw = raw[:0] // f may be run again after a transient error
+		for _, ch := range layout {
+			b, err := s.Read(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, 0), atecc.BlockSize)
+			if err != nil {
+				return err
+			}
+			raw = append(raw, b[:ch.n]...)
+			if !lazy {
+				continue
+			}
+			if raw[0] != etfVersion {
+				if !allZero(raw) {
+					return nil
+				}
+				continue
+			}
+			if term, termErr = etf.DecodeTerm(raw); termErr == nil {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Term{}, err
+	}
+	if !lazy {
+		return raw, Term{}, nil
+	}
+	return raw, term, classifySettings(raw, termErr)
+}
+
+// classifySettings turns the outcome of a read into the settings error.
+func classifySettings(raw []byte, termErr error) error {
+	switch {
+	case raw[0] != etfVersion && allZero(raw):
+		return ErrNoSettings
+	case raw[0] == 0:
+		return fmt.Errorf("%w: version byte is 0, not %d, but the area is not blank (an interrupted put?)", ErrSettingsCorrupt, etfVersion)
+	case raw[0] != etfVersion:
+		return fmt.Errorf("%w: version byte is %d, not %d", ErrSettingsCorrupt, raw[0], etfVersion)
+	case termErr != nil:
+		return fmt.Errorf("%w: %w", ErrSettingsCorrupt, termErr)
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeSettings checks everything, then writes raw as PutRawSettings
+// documents.
+func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
+	layout := settingsLayout(c.typ)
+	limit := settingsSize(c.typ)
+	if len(raw) > limit {
+		return &SettingsTooLargeError{Size: len(raw), Max: limit}
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	if !cfg.DataLocked() {
+		return ErrNotProvisioned
+	}
+	// 4-byte writes need WriteConfig Always and IsSecret 0; 32-byte clear
+	// writes need WriteConfig Always (DS508 §9.21; atecc.md §4.3).
+	words := make(map[int]bool)
+	for _, ch := range layout {
+		sc := cfg.SlotConfig(ch.slot)
+		if sc.WriteConfig() != 0 || cfg.SlotLocked(ch.slot) {
+			return fmt.Errorf("%w: slot %d has WriteConfig %04b, locked %v", ErrSettingsReadOnly, ch.slot, sc.WriteConfig(), cfg.SlotLocked(ch.slot))
+		}
+		words[ch.slot] = !sc.IsSecret()
+	}
+	padded := make([]byte, limit)
+	copy(padded, raw)
+	first := layout[0]
+	return c.dev.Do(ctx, func(s *atecc.Session) error {
+		// Invalidate the header first, so that until the last write a
+		// reader sees a bad version byte, not old and new bytes mixed.
+		zero := make([]byte, atecc.BlockSize)
+		if words[first.slot] {
+			zero = zero[:atecc.WordSize]
+		}
+		if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(first.slot, first.block, 0), zero); err != nil {
+			return err
+		}
+		off := first.n
+		for _, ch := range layout[1:] {
+			data := padded[off : off+ch.n]
+			off += ch.n
+			if ch.n < atecc.BlockSize {
+				if words[ch.slot] && ch.n%atecc.WordSize == 0 {
+					for w := 0; w < ch.n/atecc.WordSize; w++ {
+						if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, w), data[w*atecc.WordSize:(w+1)*atecc.WordSize]); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+				// A 32-byte write to a short last block: the chip drops
+				// the bytes past the end of the slot.
+				data = append(data[:ch.n:ch.n], make([]byte, atecc.BlockSize-ch.n)...)
+			}
+			if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, 0), data); err != nil {
+				return err
+			}
+		}
+		return s.Write(ctx, atecc.ZoneData, atecc.DataAddr(first.slot, first.block, 0), padded[:first.n])
+	})
+}

@@ -1,0 +1,655 @@
+package nerveskey_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/internal/etf"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
+)
+
+// settingsVector is the part of a chips.json vector the settings tests use.
+type settingsVector struct {
+	Name   string          `json:"name"`
+	Image  json.RawMessage `json:"image"`
+	Elixir struct {
+		RawSettings string          `json:"raw_settings"`
+		Settings    json.RawMessage `json:"settings"`
+	} `json:"elixir"`
+	// Go-written vectors (testdata/settings-go-written.json) also hold
+	// what nerveskey was asked to write.
+	GoSettings json.RawMessage `json:"go_settings,omitempty"`
+	GoAtoms    string          `json:"go_atoms,omitempty"`
+}
+
+func readSettingsVectors(t testing.TB, files ...string) []settingsVector {
+	t.Helper()
+	var all []settingsVector
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Vectors []settingsVector }
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if len(doc.Vectors) == 0 {
+			t.Fatalf("%s: no vectors", f)
+		}
+		all = append(all, doc.Vectors...)
+	}
+	return all
+}
+
+// settingsChip loads a vector image into a simulated chip and opens it.
+func settingsChip(t testing.TB, image []byte, opts *nerveskey.Options) (*nerveskey.Chip, *nerveskeytest.Chip) {
+	t.Helper()
+	img, err := nerveskeytest.ParseImage(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := nerveskeytest.NewChipFromImage(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	return settingsOpen(t, sim, opts), sim
+}
+
+func settingsOpen(t testing.TB, sim *nerveskeytest.Chip, opts *nerveskey.Options) *nerveskey.Chip {
+	t.Helper()
+	c, err := nerveskey.OpenChip(t.Context(), sim, opts)
+	if err != nil {
+		t.Fatalf("OpenChip: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newSettingsChip returns a chip provisioned by Elixir, without settings.
+func newSettingsChip(t testing.TB, rev nerveskeytest.Revision, opts *nerveskey.Options) (*nerveskey.Chip, *nerveskeytest.Chip) {
+	t.Helper()
+	sim := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+	return settingsOpen(t, sim, opts), sim
+}
+
+// sameJSON reports whether two typed-JSON documents (etf.TypedJSON) hold
+// the same term: both are parsed and encoded as term_to_binary would,
+// so 1.5e+300 and 1.5e300, or 0.0 and 0, compare equal as floats.
+func sameJSON(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	var enc [2][]byte
+	for i, x := range [][]byte{a, b} {
+		v, err := etf.ParseTypedJSON(x)
+		if err != nil {
+			t.Fatalf("bad typed JSON %s: %v", x, err)
+		}
+		if enc[i], err = etf.Encode(v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bytes.Equal(enc[0], enc[1])
+}
+
+func isCorruptJSON(b []byte) bool {
+	var e struct{ Error string }
+	return json.Unmarshal(b, &e) == nil && e.Error == "corrupt"
+}
+
+// TestSettingsElixirVectors: every chip written by the real Elixir code
+// reads back byte for byte, decodes to what Elixir's get_settings decoded,
+// and is written back unchanged by PutSettingsTerm.
+func TestSettingsElixirVectors(t *testing.T) {
+	vectors := readSettingsVectors(t, "testdata/elixir-chips.json", "testdata/elixir-extra.json")
+	var ok, corrupt int
+	for _, v := range vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			c, sim := settingsChip(t, v.Image, nil)
+			want, err := hex.DecodeString(v.Elixir.RawSettings)
+			if err != nil || len(want) != 524 {
+				t.Fatalf("bad raw_settings in vector: %d bytes, %v", len(want), err)
+			}
+			raw, err := c.RawSettings(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(raw, want) {
+				t.Fatalf("RawSettings\n%x\nwant\n%x", raw, want)
+			}
+			term, err := c.SettingsTerm(t.Context())
+			if isCorruptJSON(v.Elixir.Settings) {
+				corrupt++
+				wantErr := nerveskey.ErrSettingsCorrupt
+				if bytes.Count(want, []byte{0}) == len(want) {
+					wantErr = nerveskey.ErrNoSettings
+				}
+				if !errors.Is(err, wantErr) {
+					t.Fatalf("SettingsTerm error %v, want %v", err, wantErr)
+				}
+				if _, err := c.Settings(t.Context()); !errors.Is(err, wantErr) {
+					t.Fatalf("Settings error %v, want %v", err, wantErr)
+				}
+				return
+			}
+			ok++
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := etf.TypedJSON(term.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameJSON(t, got, v.Elixir.Settings) {
+				t.Fatalf("settings\n%s\nwant (Elixir)\n%s", got, v.Elixir.Settings)
+			}
+			if m, err := c.Settings(t.Context()); err == nil {
+				if tm := term.Value.(nerveskey.Map); len(m) != len(tm) {
+					t.Fatalf("Settings has %d keys, term %d", len(m), len(tm))
+				}
+			} else if !errors.Is(err, nerveskey.ErrSettingsKeys) {
+				t.Fatal(err)
+			}
+			// Writing the term back gives the same bytes, in every slot.
+			before := sim.Image()
+			if err := c.PutSettingsTerm(t.Context(), term); err != nil {
+				t.Fatal(err)
+			}
+			after := sim.Image()
+			if !reflect.DeepEqual(before, after) {
+				t.Fatalf("PutSettingsTerm changed the image: raw now %x", settingsRawFromImage(after))
+			}
+		})
+	}
+	if ok < 5 || corrupt < 5 {
+		t.Fatalf("only %d decodable and %d corrupt vectors", ok, corrupt)
+	}
+}
+
+// settingsRawFromImage concatenates slots 8, 7, 6, 5.
+func settingsRawFromImage(im *nerveskeytest.Image) []byte {
+	var b []byte
+	for _, s := range []int{8, 7, 6, 5} {
+		b = append(b, im.Slots[s]...)
+	}
+	return b
+}
+
+// TestSettingsLazyRead: a short settings map costs one read, not the 26 of
+// Elixir; RawSettings reads the 19 blocks.
+func TestSettingsLazyRead(t *testing.T) {
+	c, sim := newSettingsChip(t, nerveskeytest.ATECC608A, nil)
+	if err := c.PutSettings(t.Context(), map[string]any{"a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	sim.ResetStats()
+	m, err := c.Settings(t.Context())
+	if err != nil || m["a"] != int64(1) {
+		t.Fatalf("Settings = %v, %v", m, err)
+	}
+	if n := sim.Stats().Commands; n != 1 {
+		t.Errorf("Settings of a 13-byte map: %d commands, want 1", n)
+	}
+	sim.ResetStats()
+	if _, err := c.RawSettings(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.Stats().Commands; n != 19 {
+		t.Errorf("RawSettings: %d commands, want 19", n)
+	}
+}
+
+func TestSettingsPutGet(t *testing.T) {
+	two70 := new(big.Int).Lsh(big.NewInt(1), 70)
+	in := map[string]any{
+		"nerves_hub": map[string]any{"org": "acme", "product": "widget"},
+		"wifi":       map[string]any{"ssid": "factory-net", "channel": 6},
+		"list":       []any{1, "two", 3.5},
+		"charlist":   []int{104, 105},
+		"big":        two70,
+		"neg":        -70000,
+		"bytes":      []byte{0xff, 0x00},
+		"flag":       true,
+		"none":       nil,
+		"tuple":      nerveskey.Tuple{nerveskey.Atom("ok"), 1},
+		"utf8":       "ünïcødé",
+	}
+	for _, rev := range revisions {
+		t.Run(rev.String(), func(t *testing.T) {
+			c, sim := newSettingsChip(t, rev, nil)
+			if err := c.PutRawSettings(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Settings(t.Context()); !errors.Is(err, nerveskey.ErrNoSettings) {
+				t.Fatalf("fresh chip: %v, want ErrNoSettings", err)
+			}
+			before := sim.Image()
+			if err := c.PutSettings(t.Context(), in); err != nil {
+				t.Fatal(err)
+			}
+			after := sim.Image()
+			for s := range after.Slots {
+				if s >= 5 && s <= 8 {
+					continue
+				}
+				if !bytes.Equal(before.Slots[s], after.Slots[s]) {
+					t.Errorf("slot %d changed", s)
+				}
+			}
+			if before.Config != after.Config || before.OTP != after.OTP {
+				t.Error("config or OTP changed")
+			}
+			enc, err := etf.Encode(in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := c.RawSettings(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(raw[:len(enc)], enc) || bytes.Count(raw[len(enc):], []byte{0}) != len(raw)-len(enc) {
+				t.Fatalf("raw %x, want %x and zeros", raw, enc)
+			}
+			m, err := c.Settings(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["big"].(*big.Int).Cmp(two70) != 0 || m["neg"] != int64(-70000) || m["bytes"] != "\xff\x00" ||
+				m["flag"] != true || m["none"] != nil || m["utf8"] != "ünïcødé" {
+				t.Fatalf("Settings = %#v", m)
+			}
+			if ssid, _ := m["wifi"].(nerveskey.Map).Get("ssid"); ssid != "factory-net" {
+				t.Fatalf("wifi.ssid = %#v", ssid)
+			}
+			wantJSON, _ := etf.TypedJSON(in)
+			gotJSON, _ := etf.TypedJSON(m)
+			if !sameJSON(t, gotJSON, wantJSON) {
+				t.Fatalf("got %s\nwant %s", gotJSON, wantJSON)
+			}
+		})
+	}
+}
+
+// TestSettingsKeysAndTypes covers atom keys, non-map values and key clashes.
+func TestSettingsKeysAndTypes(t *testing.T) {
+	c, _ := newSettingsChip(t, nerveskeytest.ATECC508A, nil)
+	ctx := t.Context()
+	if err := c.PutSettings(ctx, map[any]any{nerveskey.Atom("mode"): "x", "name": "y"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Settings(ctx)
+	if err != nil || m["mode"] != "x" || m["name"] != "y" {
+		t.Fatalf("Settings = %v, %v", m, err)
+	}
+	term, err := c.SettingsTerm(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := term.Value.(nerveskey.Map).Get(nerveskey.Atom("mode")); v != "x" {
+		t.Fatalf("atom key :mode = %#v", v)
+	}
+	if term.Atoms != nerveskey.AtomsUTF8 {
+		t.Errorf("PutSettings wrote atoms as %v, want utf8", term.Atoms)
+	}
+
+	// Same name as a string and an atom, or an integer key: Settings
+	// cannot key them by name, SettingsTerm can.
+	for _, v := range []any{
+		map[any]any{nerveskey.Atom("k"): 1, "k": 2},
+		map[any]any{7: "seven"},
+	} {
+		if err := c.PutSettings(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Settings(ctx); !errors.Is(err, nerveskey.ErrSettingsKeys) {
+			t.Fatalf("Settings of %v: %v, want ErrSettingsKeys", v, err)
+		}
+		if _, err := c.SettingsTerm(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Not a map: refused by PutSettings before any I/O, accepted by
+	// PutSettingsTerm (Elixir stores any term), refused by Settings.
+	for _, v := range []any{"str", []any{1}, 5, nil} {
+		if err := c.PutSettings(ctx, v); !errors.Is(err, nerveskey.ErrSettingsNotMap) {
+			t.Fatalf("PutSettings(%#v) = %v, want ErrSettingsNotMap", v, err)
+		}
+	}
+	if err := c.PutSettingsTerm(ctx, nerveskey.Term{Value: []any{int64(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Settings(ctx); !errors.Is(err, nerveskey.ErrSettingsNotMap) {
+		t.Fatalf("Settings of a list: %v", err)
+	}
+	if term, err := c.SettingsTerm(ctx); err != nil || !reflect.DeepEqual(term.Value, []any{int64(1)}) {
+		t.Fatalf("SettingsTerm of a list: %#v, %v", term.Value, err)
+	}
+	// Values Encode refuses.
+	if err := c.PutSettings(ctx, map[string]any{"f": func() {}}); err == nil {
+		t.Fatal("PutSettings accepted a func")
+	}
+}
+
+// TestSettingsCorrupt: storage that is not a term gives typed errors.
+func TestSettingsCorrupt(t *testing.T) {
+	c, _ := newSettingsChip(t, nerveskeytest.ATECC608B, nil)
+	ctx := t.Context()
+	valid, _ := etf.Encode(map[string]any{"a": strings.Repeat("x", 450)}, nil)
+	for _, tt := range []struct {
+		name string
+		raw  []byte
+		want error
+	}{
+		{"blank", nil, nerveskey.ErrNoSettings},
+		{"zero header, data after", append([]byte{0, 0, 0, 0}, valid[4:]...), nerveskey.ErrSettingsCorrupt},
+		{"bad version", []byte{130, 116, 0, 0, 0, 0}, nerveskey.ErrSettingsCorrupt},
+		// Zero padding completes a cut binary, so truncation is only seen
+		// when a length points past the area.
+		{"length past the end", []byte{131, 116, 0, 0, 0, 1, 109, 0, 0, 2, 13, 'a'}, nerveskey.ErrSettingsCorrupt},
+		{"unknown tag", []byte{131, 116, 0, 0, 0, 1, 200}, nerveskey.ErrSettingsCorrupt},
+		{"pid (unsupported)", []byte{131, 88, 119, 1, 'a', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, nerveskey.ErrSettingsCorrupt},
+		{"late non-zero byte", append(make([]byte, 500), 1), nerveskey.ErrSettingsCorrupt},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := c.PutRawSettings(ctx, tt.raw); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.SettingsTerm(ctx); !errors.Is(err, tt.want) {
+				t.Fatalf("SettingsTerm = %v, want %v", err, tt.want)
+			}
+			raw, err := c.RawSettings(ctx)
+			if err != nil || !bytes.HasPrefix(raw, tt.raw) || len(raw) != 524 {
+				t.Fatalf("RawSettings = %x, %v", raw, err)
+			}
+		})
+	}
+}
+
+// TestSettingsTooLarge: nothing is written, not one bus transaction.
+func TestSettingsTooLarge(t *testing.T) {
+	for _, typ := range []nerveskey.DeviceType{nerveskey.NervesKey, nerveskey.TrustAndGo} {
+		t.Run(typ.String(), func(t *testing.T) {
+			c, sim := newSettingsChip(t, nerveskeytest.ATECC608A, &nerveskey.Options{Type: typ, Addr: 0x60})
+			max := map[nerveskey.DeviceType]int{nerveskey.NervesKey: 524, nerveskey.TrustAndGo: 416}[typ]
+			if c.MaxSettingsSize() != max {
+				t.Fatalf("MaxSettingsSize = %d, want %d", c.MaxSettingsSize(), max)
+			}
+			sim.ResetStats()
+			for _, put := range []func() error{
+				func() error { return c.PutRawSettings(t.Context(), make([]byte, max+1)) },
+				// "v" => binary: 1+1+4 + 1+4+1 + 1+4 + n bytes = 17 + n
+				func() error {
+					return c.PutSettings(t.Context(), map[string]any{"v": strings.Repeat("x", max-17+1)})
+				},
+			} {
+				err := put()
+				tl, ok := errors.AsType[*nerveskey.SettingsTooLargeError](err)
+				if !ok || tl.Size != max+1 || tl.Max != max {
+					t.Fatalf("err = %v, want SettingsTooLargeError{%d, %d}", err, max+1, max)
+				}
+			}
+			if st := sim.Stats(); st.Transactions != 0 {
+				t.Fatalf("too-large puts made %d transactions", st.Transactions)
+			}
+			// Exactly max fits.
+			if err := c.PutSettings(t.Context(), map[string]any{"v": strings.Repeat("x", max-17)}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.Settings(t.Context())
+			if err != nil || len(m["v"].(string)) != max-17 {
+				t.Fatalf("Settings = %v", err)
+			}
+		})
+	}
+}
+
+// TestSettingsNotProvisioned: a blank chip refuses before any write.
+func TestSettingsNotProvisioned(t *testing.T) {
+	sim := nerveskeytest.NewChip(nil)
+	t.Cleanup(func() { sim.Close() })
+	c := settingsOpen(t, sim, nil)
+	sim.ResetStats()
+	if err := c.PutSettings(t.Context(), map[string]any{"a": 1}); !errors.Is(err, nerveskey.ErrNotProvisioned) {
+		t.Fatalf("PutSettings = %v", err)
+	}
+	if _, err := c.Settings(t.Context()); !errors.Is(err, nerveskey.ErrNotProvisioned) {
+		t.Fatalf("Settings = %v", err)
+	}
+	if _, err := c.RawSettings(t.Context()); !errors.Is(err, nerveskey.ErrNotProvisioned) {
+		t.Fatalf("RawSettings = %v", err)
+	}
+	if n := sim.Stats().Transactions; n != 0 {
+		t.Fatalf("%d transactions", n)
+	}
+	c.Close()
+	if err := c.PutSettings(t.Context(), map[string]any{}); !errors.Is(err, nerveskey.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// TestSettingsTrustAndGo: slot 8 only; slots 5–7 (the Trust&Go MAC
+// address lives in slot 5) are never written.
+func TestSettingsTrustAndGo(t *testing.T) {
+	// A NervesKey image opened as Trust&Go (the simulator answers at the
+	// address of config byte 16, 0x60), with a MAC address in slot 5.
+	before := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608B}).Image()
+	copy(before.Slots[5], "E8EB1B202027")
+	sim2, err := nerveskeytest.NewChipFromImage(before, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim2.Close() })
+	c := settingsOpen(t, sim2, &nerveskey.Options{Type: nerveskey.TrustAndGo, Addr: 0x60})
+	in := map[string]any{"s": strings.Repeat("y", 390)}
+	if err := c.PutSettings(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	after := sim2.Image()
+	for s := range after.Slots {
+		if s != 8 && !bytes.Equal(before.Slots[s], after.Slots[s]) {
+			t.Errorf("slot %d changed", s)
+		}
+	}
+	enc, _ := etf.Encode(in, nil)
+	if !bytes.HasPrefix(after.Slots[8], enc) {
+		t.Fatalf("slot 8 = %x", after.Slots[8])
+	}
+	raw, err := c.RawSettings(t.Context())
+	if err != nil || len(raw) != 416 {
+		t.Fatalf("RawSettings: %d bytes, %v", len(raw), err)
+	}
+	m, err := c.Settings(t.Context())
+	if err != nil || m["s"] != in["s"] {
+		t.Fatalf("Settings: %v", err)
+	}
+	// A NervesKey blob longer than slot 8 is cut short in the Trust&Go view.
+	nk := settingsOpen(t, sim2, nil)
+	if err := nk.PutSettings(t.Context(), map[string]any{"s": strings.Repeat("z", 480)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Settings(t.Context()); !errors.Is(err, nerveskey.ErrSettingsCorrupt) {
+		t.Fatalf("Trust&Go read of a 500-byte blob: %v", err)
+	}
+}
+
+// TestSettingsPowerCut cuts power after each transaction of a put, with and
+// without driver retries. Whatever the cut point, a reader gets the old
+// settings, the new settings or a typed error, never another value; and a
+// put that returned nil left the new settings.
+func TestSettingsPowerCut(t *testing.T) {
+	old := map[string]any{"old": strings.Repeat("o", 400), "n": 1, "tail": "old-tail"}
+	neu := map[string]any{"new": strings.Repeat("n", 300), "list": []any{1, 2, 3}, "pad": strings.Repeat("p", 170)}
+	oldRaw, _ := etf.Encode(old, nil)
+	newRaw, _ := etf.Encode(neu, nil)
+	if len(oldRaw) < 420 || len(newRaw) < 490 {
+		t.Fatalf("settings too short to span the slots: %d, %d", len(oldRaw), len(newRaw))
+	}
+	base, sim := newSettingsChip(t, nerveskeytest.ATECC508A, nil)
+	if err := base.PutSettings(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	img := sim.Image()
+	// Count the transactions of an uninterrupted put.
+	sim.ResetStats()
+	if err := base.PutSettings(t.Context(), neu); err != nil {
+		t.Fatal(err)
+	}
+	n := sim.Stats().Transactions
+	if n < 20 {
+		t.Fatalf("a put took %d transactions", n)
+	}
+	for _, retry := range []time.Duration{-1, 0} {
+		outcomes := map[string]int{}
+		for cut := 1; cut <= n+1; cut++ {
+			chip, err := nerveskeytest.NewChipFromImage(img, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := settingsOpen(t, chip, &nerveskey.Options{RetryBudget: retry})
+			chip.SetFaults(nerveskeytest.Faults{PowerCutAfter: cut})
+			putErr := c.PutSettings(t.Context(), neu)
+			chip.SetFaults(nerveskeytest.Faults{})
+			r := settingsOpen(t, chip, nil)
+			raw, err := r.RawSettings(t.Context())
+			if err != nil {
+				t.Fatalf("cut %d: reading after the cut: %v", cut, err)
+			}
+			term, err := r.SettingsTerm(t.Context())
+			var got string
+			switch {
+			case errors.Is(err, nerveskey.ErrSettingsCorrupt) || errors.Is(err, nerveskey.ErrNoSettings):
+				got = "error"
+				if raw[0] != 0 {
+					t.Fatalf("cut %d: error %v with version byte %d", cut, err, raw[0])
+				}
+			case err != nil:
+				t.Fatalf("cut %d: %v", cut, err)
+			default:
+				b, _ := term.Encode()
+				switch {
+				case bytes.Equal(b, oldRaw):
+					got = "old"
+				case bytes.Equal(b, newRaw):
+					got = "new"
+				default:
+					t.Fatalf("cut %d: read a term that is neither old nor new: %x", cut, b)
+				}
+			}
+			if putErr == nil && got != "new" {
+				t.Fatalf("cut %d: put succeeded but reader sees %s", cut, got)
+			}
+			if got == "new" && !bytes.Equal(raw[:len(newRaw)], newRaw) {
+				t.Fatalf("cut %d: new term but raw %x", cut, raw)
+			}
+			outcomes[got]++
+			chip.Close()
+		}
+		t.Logf("retry budget %v: %d cut points: %v", retry, n+1, outcomes)
+		if retry < 0 && (outcomes["old"] == 0 || outcomes["error"] == 0 || outcomes["new"] == 0) {
+			t.Fatalf("cuts did not reach every state: %v", outcomes)
+		}
+	}
+}
+
+// randSettingsValue returns a random settings value of the Go types users
+// write.
+func randSettingsValue(r *rand.Rand, depth int) any {
+	k := 9
+	if depth > 3 {
+		k = 6
+	}
+	switch r.IntN(k) {
+	case 0:
+		return []int64{0, 1, -1, 255, 256, -(1 << 31), 1<<31 - 1, 1 << 40, r.Int64()}[r.IntN(9)] * int64(1-2*r.IntN(2))
+	case 1:
+		return []float64{0, -0.5, 1.5e300, r.NormFloat64()}[r.IntN(4)]
+	case 2:
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return string(b)
+	case 3:
+		return []any{true, false, nil, nerveskey.Atom("ok"), nerveskey.Atom("é")}[r.IntN(5)]
+	case 4:
+		return new(big.Int).Lsh(big.NewInt(r.Int64N(1000)+1), uint(64+r.IntN(64)))
+	case 5:
+		return []string{"", "ssid", "日本"}[r.IntN(3)]
+	case 6:
+		l := make([]any, r.IntN(4))
+		for i := range l {
+			l[i] = randSettingsValue(r, depth+1)
+		}
+		return l
+	case 7:
+		return nerveskey.Tuple{randSettingsValue(r, depth+1), randSettingsValue(r, depth+1)}
+	default:
+		m := map[string]any{}
+		for range r.IntN(4) {
+			m[fmt.Sprint("k", r.IntN(100))] = randSettingsValue(r, depth+1)
+		}
+		return m
+	}
+}
+
+// TestSettingsRoundTripProperty: through the chip, put(v) stores
+// etf.Encode(v), and get→put→get is the identity on the stored bytes, with
+// either atom encoding.
+func TestSettingsRoundTripProperty(t *testing.T) {
+	c, _ := newSettingsChip(t, nerveskeytest.ATECC608A, nil)
+	ctx := t.Context()
+	r := rand.New(rand.NewPCG(5, 6))
+	tested := 0
+	for i := 0; tested < 150; i++ {
+		v := map[any]any{}
+		for range r.IntN(6) {
+			key := any(fmt.Sprint("key", r.IntN(50)))
+			if r.IntN(4) == 0 {
+				key = nerveskey.Atom(fmt.Sprint("a", r.IntN(50)))
+			}
+			v[key] = randSettingsValue(r, 1)
+		}
+		atoms := []nerveskey.AtomEncoding{nerveskey.AtomsUTF8, nerveskey.AtomsLatin1}[i%2]
+		want, err := etf.Encode(v, &etf.Options{Atoms: atoms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) > c.MaxSettingsSize() {
+			continue
+		}
+		tested++
+		if err := c.PutSettingsTerm(ctx, nerveskey.Term{Value: v, Atoms: atoms}); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := c.RawSettings(ctx)
+		if err != nil || !bytes.Equal(raw[:len(want)], want) {
+			t.Fatalf("#%d stored %x, want %x (%v)", i, raw, want, err)
+		}
+		term, err := c.SettingsTerm(ctx)
+		if err != nil {
+			t.Fatalf("#%d %x: %v", i, want, err)
+		}
+		if !term.Canonical || term.Len != len(want) {
+			t.Fatalf("#%d: Canonical %v Len %d", i, term.Canonical, term.Len)
+		}
+		if err := c.PutSettingsTerm(ctx, term); err != nil {
+			t.Fatal(err)
+		}
+		again, err := c.RawSettings(ctx)
+		if err != nil || !bytes.Equal(again, raw) {
+			t.Fatalf("#%d: get→put changed\n%x\ninto\n%x", i, raw, again)
+		}
+	}
+}
