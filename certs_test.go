@@ -2,6 +2,10 @@ package nerveskey_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/nerveskey/nerveskey"
@@ -249,5 +254,244 @@ func TestBlankChipInfo(t *testing.T) {
 	}
 	if aux, err := c.HasAux(t.Context()); aux || err != nil {
 		t.Errorf("HasAux on a blank chip = %v, %v", aux, err)
+	}
+}
+
+// provisionedImage returns the image of a chip provisioned by the Elixir
+// code, for tests to modify.
+func provisionedImage(tb testing.TB, rev nerveskeytest.Revision) *nerveskeytest.Image {
+	tb.Helper()
+	return nerveskeytest.NewProvisionedChip(tb, &nerveskeytest.Options{Revision: rev}).Image()
+}
+
+// TestCorruptChips checks that every read validates what it decodes: each
+// damaged image gives its own typed error.
+func TestCorruptChips(t *testing.T) {
+	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		damage  func(img *nerveskeytest.Image)
+		read    func(c *nerveskey.Chip) error
+		wantErr error
+		check   func(t *testing.T, err error)
+	}{
+		{
+			name:    "OTP not a NervesKey's",
+			damage:  func(img *nerveskeytest.Image) { copy(img.OTP[:], "Xrvs") },
+			read:    func(c *nerveskey.Chip) error { _, err := c.Info(t.Context()); return err },
+			wantErr: nerveskey.ErrNotNervesKeyOTP,
+			check: func(t *testing.T, err error) {
+				if e, ok := errors.AsType[*nerveskey.OTPError](err); !ok || e.Field != "magic" {
+					t.Errorf("err = %#v, want an *OTPError for the magic", err)
+				}
+			},
+		},
+		{
+			name:    "device certificate with a NervesKey OTP missing",
+			damage:  func(img *nerveskeytest.Image) { img.OTP = [64]byte{} },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrNotNervesKeyOTP,
+		},
+		{
+			name:    "device certificate with the signer template",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[10][69] = 0x10 },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrTemplateMismatch,
+			check:   certErrorAt(nerveskey.Primary, "device", 10),
+		},
+		{
+			name:    "signer certificate with a wrong chain id",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[12][69] = 0x11 },
+			read:    signerCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrTemplateMismatch,
+			check:   certErrorAt(nerveskey.Primary, "signer", 12),
+		},
+		{
+			name:    "device certificate with a wrong signer id",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[10][67] = 0x12 },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrTemplateMismatch,
+		},
+		{
+			name:    "empty device slot",
+			damage:  func(img *nerveskeytest.Image) { clear(img.Slots[10]) },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrMalformedCertificate,
+			check:   certErrorAt(nerveskey.Primary, "device", 10),
+		},
+		{
+			name:    "reserved byte set",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[12][71] = 1 },
+			read:    signerCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrMalformedCertificate,
+		},
+		{
+			name:   "signer key not on the curve",
+			damage: func(img *nerveskeytest.Image) { img.Slots[11][63] ^= 1 },
+			read:   deviceCert(nerveskey.Primary),
+			check:  certErrorAt(nerveskey.Primary, "device", 11),
+		},
+		{
+			name:    "device signature damaged",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[10][40] ^= 1 },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrSignature,
+			check:   sigErrorFor(nerveskey.Primary, "device"),
+		},
+		{
+			name:    "signer signature damaged",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[12][3] ^= 1 },
+			read:    signerCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrSignature,
+			check:   sigErrorFor(nerveskey.Primary, "signer"),
+		},
+		{
+			name: "device key replaced",
+			damage: func(img *nerveskeytest.Image) {
+				img.Slots[0] = append(make([]byte, 4), otherKey.D.FillBytes(make([]byte, 32))...)
+			},
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrSignature,
+			check:   sigErrorFor(nerveskey.Primary, "device"),
+		},
+		{
+			name:    "issue date changed",
+			damage:  func(img *nerveskeytest.Image) { img.Slots[10][66] ^= 0x20 },
+			read:    deviceCert(nerveskey.Primary),
+			wantErr: nerveskey.ErrSignature,
+		},
+		{
+			name: "aux signer key from another pair",
+			damage: func(img *nerveskeytest.Image) {
+				// Slot 9 holds the primary device certificate, slot 14 a
+				// key that did not sign it.
+				copy(img.Slots[9], img.Slots[10])
+				pub, _ := otherKey.PublicKey.Bytes()
+				copy(img.Slots[14], pub[1:])
+			},
+			read:    deviceCert(nerveskey.Aux),
+			wantErr: nerveskey.ErrSignature,
+			check:   sigErrorFor(nerveskey.Aux, "device"),
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := provisionedImage(t, nerveskeytest.ATECC608A)
+			tt.damage(img)
+			bus := imageChip(t, img, nil)
+			c := openChip(t, bus, nil)
+			err := tt.read(c)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+			if n := bus.Stats().Slot0Reads; n != 0 {
+				t.Errorf("slot 0 read %d times", n)
+			}
+		})
+	}
+}
+
+func deviceCert(p nerveskey.Pair) func(c *nerveskey.Chip) error {
+	return func(c *nerveskey.Chip) error {
+		_, err := c.DeviceCertificate(context.Background(), p)
+		return err
+	}
+}
+
+func signerCert(p nerveskey.Pair) func(c *nerveskey.Chip) error {
+	return func(c *nerveskey.Chip) error {
+		_, err := c.SignerCertificate(context.Background(), p)
+		return err
+	}
+}
+
+func certErrorAt(p nerveskey.Pair, which string, slot int) func(t *testing.T, err error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		e, ok := errors.AsType[*nerveskey.CertificateError](err)
+		if !ok || e.Pair != p || e.Cert != which || e.Slot != slot {
+			t.Errorf("err = %v, want a *CertificateError for the %v %s certificate at slot %d", err, p, which, slot)
+		}
+	}
+}
+
+func sigErrorFor(p nerveskey.Pair, which string) func(t *testing.T, err error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		e, ok := errors.AsType[*nerveskey.SignatureError](err)
+		if !ok || e.Pair != p || e.Cert != which {
+			t.Errorf("err = %v, want a *SignatureError for the %v %s certificate", err, p, which)
+		}
+	}
+}
+
+// TestCertificatesCached checks that certificates and identity are read
+// once: a second read costs no bus transaction, and forgetting (here, a
+// new Chip on the same bus) reads again.
+func TestCertificatesCached(t *testing.T) {
+	bus := nerveskeytest.NewProvisionedChip(t, nil)
+	c := openChip(t, bus, nil)
+	ctx := t.Context()
+	read := func() (*x509.Certificate, *x509.Certificate, *nerveskey.Info) {
+		t.Helper()
+		d, err := c.DeviceCertificate(ctx, nerveskey.Primary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.SignerCertificate(ctx, nerveskey.Primary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, s, i
+	}
+	d1, s1, i1 := read()
+	bus.ResetStats()
+	d2, s2, i2 := read()
+	if n := bus.Stats().Transactions; n != 0 {
+		t.Errorf("cached reads cost %d bus transactions", n)
+	}
+	if d1 != d2 || s1 != s2 || *i1 != *i2 {
+		t.Error("cached reads differ")
+	}
+	i2.BoardName = "changed"
+	if i3, _ := c.Info(ctx); i3.BoardName == "changed" {
+		t.Error("Info returns the cached value itself")
+	}
+}
+
+// TestConcurrentCertificates reads certificates from 32 goroutines on a
+// cold Chip; every result must be the same verified certificate.
+func TestConcurrentCertificates(t *testing.T) {
+	bus := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC508A})
+	c := openChip(t, bus, nil)
+	var wg sync.WaitGroup
+	ders := make([][]byte, 32)
+	for i := range ders {
+		wg.Go(func() {
+			d, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+			if err != nil {
+				t.Errorf("goroutine %d: %v", i, err)
+				return
+			}
+			ders[i] = d.Raw
+		})
+	}
+	wg.Wait()
+	for i := range ders {
+		if !bytes.Equal(ders[i], ders[0]) {
+			t.Fatalf("goroutine %d read a different certificate", i)
+		}
 	}
 }
