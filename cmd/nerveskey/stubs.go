@@ -4,14 +4,8 @@ import "errors"
 
 var errTODO = errors.New("not implemented yet")
 
-func (c *cli) info(args []string) error         { return errTODO }
-func (c *cli) cert(args []string) error         { return errTODO }
-func (c *cli) verify(args []string) error       { return errTODO }
-func (c *cli) selftest(args []string) error     { return errTODO }
 func (c *cli) provision(args []string) error    { return errTODO }
 func (c *cli) auxProvision(args []string) error { return errTODO }
 func (c *cli) auxClear(args []string) error     { return errTODO }
-func (c *cli) settingsGet(args []string) error  { return errTODO }
-func (c *cli) settingsPut(args []string) error  { return errTODO }
 func (c *cli) signerCreate(args []string) error { return errTODO }
 func (c *cli) deviceCreate(args []string) error { return errTODO }
