@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -133,20 +132,3 @@ func (k *Key) JWT(ctx context.Context, opts *JWTOptions) (string, error) {
 		"aud": o.Audience,
 	})
 }
-
-// contextSigner is a Key bound to a context: a crypto.Signer whose Sign
-// is k.SignContext(ctx, …). TLS binds the handshake's context with it.
-type contextSigner struct {
-	k   *Key
-	ctx context.Context
-}
-
-// Public returns the key's public key.
-func (s contextSigner) Public() crypto.PublicKey { return s.k.pub }
-
-// Sign signs digest with the chip under s.ctx; rand is ignored.
-func (s contextSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.k.SignContext(s.ctx, digest, opts)
-}
-
-var _ crypto.Signer = contextSigner{}
