@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nerveskey/nerveskey"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
@@ -493,5 +494,56 @@ func TestConcurrentCertificates(t *testing.T) {
 		if !bytes.Equal(ders[i], ders[0]) {
 			t.Fatalf("goroutine %d read a different certificate", i)
 		}
+	}
+}
+
+// BenchmarkCertificates measures reading the primary device and signer
+// certificates: cold on a freshly opened Chip (slots 10–12, the OTP zone
+// and GenKey; the config zone was read by OpenChip and is not counted),
+// and warm from the cache, which must cost no bus transaction.
+func BenchmarkCertificates(b *testing.B) {
+	read := func(b *testing.B, c *nerveskey.Chip) {
+		if _, err := c.DeviceCertificate(b.Context(), nerveskey.Primary); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.SignerCertificate(b.Context(), nerveskey.Primary); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, rev := range revisions {
+		bus := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev})
+		b.Run(rev.String()+"/cold", func(b *testing.B) {
+			var tx int
+			var busTime time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				c, err := nerveskey.OpenChip(b.Context(), bus, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bus.ResetStats()
+				b.StartTimer()
+				read(b, c)
+				st := bus.Stats()
+				tx += st.Transactions
+				busTime += st.BusTime
+			}
+			b.ReportMetric(float64(tx)/float64(b.N), "i2c-tx/op")
+			b.ReportMetric(float64(busTime)/float64(time.Millisecond)/float64(b.N), "bus-ms/op")
+		})
+		b.Run(rev.String()+"/warm", func(b *testing.B) {
+			c := openChip(b, bus, nil)
+			read(b, c)
+			bus.ResetStats()
+			for b.Loop() {
+				read(b, c)
+			}
+			st := bus.Stats()
+			if st.Transactions != 0 {
+				b.Fatalf("warm reads cost %d bus transactions", st.Transactions)
+			}
+			b.ReportMetric(float64(st.Transactions)/float64(b.N), "i2c-tx/op")
+			b.ReportMetric(float64(st.BusTime)/float64(time.Millisecond)/float64(b.N), "bus-ms/op")
+		})
 	}
 }
