@@ -16,16 +16,16 @@ import (
 
 // Slots of the certificate pairs (spec/nerves_key.md §1), indexed by Pair.
 var (
-	deviceCertSlot = [2]int{10, 9}
-	signerKeySlot  = [2]int{11, 14}
-	signerCertSlot = [2]int{12, 15}
+	pairDeviceSlot    = [2]int{10, 9}
+	pairSignerKeySlot = [2]int{11, 14}
+	pairSignerSlot    = [2]int{12, 15}
 )
 
-// macSlot holds a Trust&Go chip's EUI-48 MAC, as 12 ASCII characters in
+// tngMACSlot holds a Trust&Go chip's EUI-48 MAC, as 12 ASCII characters in
 // its first bytes.
 const (
-	macSlot = 5
-	macLen  = 12
+	tngMACSlot = 5
+	tngMACLen  = 12
 )
 
 // Errors of reading identity and certificates. The typed errors below
@@ -246,7 +246,7 @@ func (c *Chip) hasAux(ctx context.Context) (bool, error) {
 	if !cfg.DataLocked() {
 		return false, nil
 	}
-	b, err := c.slot(ctx, deviceCertSlot[Aux])
+	b, err := c.slot(ctx, pairDeviceSlot[Aux])
 	if err != nil {
 		return false, err
 	}
@@ -258,7 +258,7 @@ func (c *Chip) hasAux(ctx context.Context) (bool, error) {
 // chips have one.
 func (c *Chip) MAC(ctx context.Context) (string, error) {
 	if c.typ != TrustAndGo {
-		return "", fmt.Errorf("nerveskey: mac: only Trust&Go chips have a MAC address in slot %d; this chip was opened as %v", macSlot, c.typ)
+		return "", fmt.Errorf("nerveskey: mac: only Trust&Go chips have a MAC address in slot %d; this chip was opened as %v", tngMACSlot, c.typ)
 	}
 	mac, err := c.mac(ctx)
 	if err != nil {
@@ -268,14 +268,14 @@ func (c *Chip) MAC(ctx context.Context) (string, error) {
 }
 
 func (c *Chip) mac(ctx context.Context) (string, error) {
-	b, err := c.slot(ctx, macSlot)
+	b, err := c.slot(ctx, tngMACSlot)
 	if err != nil {
 		return "", err
 	}
-	mac := b[:macLen]
+	mac := b[:tngMACLen]
 	for _, ch := range mac {
 		if !('0' <= ch && ch <= '9' || 'A' <= ch && ch <= 'F' || 'a' <= ch && ch <= 'f') {
-			return "", fmt.Errorf("slot %d does not start with a MAC address: %q is not 12 hex digits", macSlot, mac)
+			return "", fmt.Errorf("slot %d does not start with a MAC address: %q is not 12 hex digits", tngMACSlot, mac)
 		}
 	}
 	return string(mac), nil
@@ -312,7 +312,9 @@ func (k certKind) String() string {
 // returned: a mismatch is a *SignatureError, bad slot data a
 // *CertificateError, an OTP zone without the NervesKey layout an
 // *OTPError. A missing aux pair is ErrNoAux, an unprovisioned chip
-// ErrNotProvisioned.
+// ErrNotProvisioned. A volatile-key chip computes the device public key
+// only with its persistent latch set: without Options.ActivationKey the
+// error is ErrActivationKey.
 //
 // Aux certificates always use the NervesKey templates and key format, on
 // Trust&Go chips too, where the subject CN is the MAC, as nerves_key's
@@ -354,7 +356,7 @@ func (c *Chip) certificate(ctx context.Context, p Pair, k certKind) (*x509.Certi
 	}
 	crt, err := c.readCertificate(ctx, p, k)
 	switch {
-	case errors.Is(err, ErrNotProvisioned) || errors.Is(err, ErrNoAux) || errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrNotProvisioned) || errors.Is(err, ErrNoAux) || errors.Is(err, ErrClosed) || errors.Is(err, ErrActivationKey):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("nerveskey: read %v %v certificate: %w", p, k, err)
@@ -378,9 +380,9 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	}
 	trustAndGo := c.typ == TrustAndGo && p == Primary
 
-	slot := deviceCertSlot[p]
+	slot := pairDeviceSlot[p]
 	if k == signerCert {
-		slot = signerCertSlot[p]
+		slot = pairSignerSlot[p]
 	}
 	data, err := c.slot(ctx, slot)
 	if err != nil {
@@ -397,7 +399,7 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 		return nil, certErr(slot, err)
 	}
 
-	keyData, err := c.slot(ctx, signerKeySlot[p])
+	keyData, err := c.slot(ctx, pairSignerKeySlot[p])
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +410,7 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	}
 	signerPub, err := publicKeyFromXY(signerXY)
 	if err != nil {
-		return nil, certErr(signerKeySlot[p], fmt.Errorf("signer %w", err))
+		return nil, certErr(pairSignerKeySlot[p], fmt.Errorf("signer %w", err))
 	}
 
 	var der []byte
@@ -450,7 +452,7 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	if k == deviceCert || !trustAndGo {
 		h := sha256.Sum256(crt.RawTBSCertificate)
 		if crt.SignatureAlgorithm != x509.ECDSAWithSHA256 || !ecdsa.VerifyASN1(signerPub, h[:], crt.Signature) {
-			return nil, &SignatureError{Pair: p, Cert: k.String(), Slot: signerKeySlot[p]}
+			return nil, &SignatureError{Pair: p, Cert: k.String(), Slot: pairSignerKeySlot[p]}
 		}
 	}
 	return crt, nil

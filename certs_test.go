@@ -547,3 +547,59 @@ func BenchmarkCertificates(b *testing.B) {
 		})
 	}
 }
+
+// TestInfoModes reads chips whose configuration is not a plain NervesKey:
+// a foreign configuration with a foreign OTP still gives its identity, and
+// a NervesKey with a foreign OTP is an error.
+func TestInfoModes(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		damage   func(img *nerveskeytest.Image)
+		wantMode nerveskey.Mode
+		wantErr  error
+	}{
+		{"foreign", func(img *nerveskeytest.Image) { img.Config[20] = 0x83; img.OTP = [64]byte{1} }, nerveskey.ModeUnrecognized, nil},
+		{"volatile", func(img *nerveskeytest.Image) { img.Config[97] = 0x10 }, nerveskey.ModeVolatile, nil},
+		{"regular with a foreign OTP", func(img *nerveskeytest.Image) { img.OTP = [64]byte{1} }, nerveskey.ModeRegular, nerveskey.ErrNotNervesKeyOTP},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := provisionedImage(t, nerveskeytest.ATECC608A)
+			tt.damage(img)
+			c := openChip(t, imageChip(t, img, nil), nil)
+			info, err := c.Info(t.Context())
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Info = %+v, %v; want %v", info, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Mode != tt.wantMode || !info.Provisioned {
+				t.Errorf("Info = %+v, want mode %v", info, tt.wantMode)
+			}
+			if tt.wantMode == nerveskey.ModeUnrecognized && (info.ManufacturerSN != "" || info.BoardName != "") {
+				t.Errorf("foreign chip: Info = %+v, want no OTP identity", info)
+			}
+		})
+	}
+}
+
+// TestVolatileNeedsActivationKey reads the device certificate of a
+// volatile-key chip whose latch is not set: GenKey is refused, and without
+// an activation key the error says so.
+func TestVolatileNeedsActivationKey(t *testing.T) {
+	img := provisionedImage(t, nerveskeytest.ATECC608A)
+	img.Config[97] = 0x10 // slot 0 PersistentDisable
+	img.Config[69] = 0x81 // persistent latch enabled, set by slot 1
+	c := openChip(t, imageChip(t, img, nil), nil)
+	_, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+	if err != nerveskey.ErrActivationKey {
+		t.Fatalf("err = %v, want ErrActivationKey", err)
+	}
+	// The signer certificate needs no key.
+	if _, err := c.SignerCertificate(t.Context(), nerveskey.Primary); err != nil {
+		t.Fatal(err)
+	}
+}
