@@ -18,7 +18,7 @@ const flockPoll = 5 * time.Millisecond
 // if needed, and returns the function that releases it. The lock is held
 // only for one session, so processes that share a chip take turns between
 // sessions. An empty path locks nothing. Waiting honours ctx.
-func lockFile(ctx context.Context, path string, clk Clock) (func(), error) {
+func lockFile(ctx context.Context, path string, _ Clock) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}
@@ -35,9 +35,17 @@ func lockFile(ctx context.Context, path string, clk Clock) (func(), error) {
 			f.Close()
 			return nil, fmt.Errorf("i2c: lock %s: %w", path, err)
 		}
-		if err := clk.Sleep(ctx, flockPoll); err != nil {
+		// Wait in wall time, not on clk: the holder is another process,
+		// or another Transport on the same simulated bus, whose session
+		// our waiting must not age (a virtual clock advanced by waiters
+		// expires the holder's watchdog and retry budget).
+		t := time.NewTimer(flockPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			f.Close()
-			return nil, err
+			return nil, ctx.Err()
+		case <-t.C:
 		}
 	}
 	return func() {
