@@ -3,6 +3,9 @@ package nerveskey_test
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/tls"
+	"io"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -76,42 +79,47 @@ var benchRevisions = []nerveskeytest.Revision{nerveskeytest.ATECC508A, nerveskey
 // default WaitPoll) and, for comparison, through internal/atecc with the
 // Elixir atecc508a wait strategy (WaitElixir, 2 ms wake wait) on the same
 // Nonce 0x03 + Sign 0x80 sequence: the root Options has no Wait knob, so
-// that sub-benchmark bypasses it. ns/op and allocs/op are host CPU: the
-// simulator's time is virtual.
+// that sub-benchmark bypasses it. Execution times are the simulator's
+// typical ones, or random between typical and maximum; floor-ms/op always
+// uses the typical ones. ns/op and allocs/op are host CPU: the simulator's
+// time is virtual.
 func BenchmarkSign(b *testing.B) {
 	digest := sha256.Sum256([]byte("bench"))
-	for _, rev := range benchRevisions {
-		b.Run(rev.String()+"/poll", func(b *testing.B) {
-			bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
-			k, err := nerveskey.Open(b.Context(), bus, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer k.Close()
-			bus.reset()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+	for _, tm := range []nerveskeytest.TimingMode{nerveskeytest.TimingTypical, nerveskeytest.TimingRandom} {
+		for _, rev := range benchRevisions {
+			opts := &nerveskeytest.Options{Revision: rev, Seed: 1, Timing: tm}
+			b.Run(tm.String()+"/"+rev.String()+"/poll", func(b *testing.B) {
+				bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, opts)}
+				k, err := nerveskey.Open(b.Context(), bus, nil)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			reportBus(b, bus, rev, 1)
-		})
-		b.Run(rev.String()+"/elixir", func(b *testing.B) {
-			bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
-			d := atecc.New(bus, &atecc.Options{Wait: i2c.WaitElixir, WakeDelay: 2 * time.Millisecond})
-			if _, err := d.Revision(b.Context()); err != nil { // reads the timing profile once
-				b.Fatal(err)
-			}
-			bus.reset()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := d.SignDigest(b.Context(), 0, digest); err != nil {
+				defer k.Close()
+				bus.reset()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportBus(b, bus, rev, 1)
+			})
+			b.Run(tm.String()+"/"+rev.String()+"/elixir", func(b *testing.B) {
+				bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, opts)}
+				d := atecc.New(bus, &atecc.Options{Wait: i2c.WaitElixir, WakeDelay: 2 * time.Millisecond})
+				if _, err := d.Revision(b.Context()); err != nil { // reads the timing profile once
 					b.Fatal(err)
 				}
-			}
-			reportBus(b, bus, rev, 1)
-		})
+				bus.reset()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := d.SignDigest(b.Context(), 0, digest); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportBus(b, bus, rev, 1)
+			})
+		}
 	}
 }
 
@@ -135,5 +143,63 @@ func BenchmarkJWT(b *testing.B) {
 			}
 			reportBus(b, bus, rev, 1)
 		})
+	}
+}
+
+// BenchmarkTLSHandshake32 runs mutual-TLS handshakes from 32 concurrent
+// clients sharing one Key against an in-process server. The chip
+// serializes signatures, so throughput in modeled time is bounded by one
+// signature per handshake: chip-bound-hs/s is 1 / the modeled time of one
+// Key.Sign on the same chip, hs/s-modeled the handshakes per second of
+// modeled bus time, hs/s-wall per second of host time (the simulator
+// costs no wall time, so that is the host's TLS and ECDSA work).
+func BenchmarkTLSHandshake32(b *testing.B) {
+	for _, rev := range benchRevisions {
+		for _, v := range tlsVersions {
+			b.Run(rev.String()+"/"+tls.VersionName(v), func(b *testing.B) {
+				bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
+				k, err := nerveskey.Open(b.Context(), bus, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer k.Close()
+				pool, _, _ := signerPool(b, k)
+				srv := newServerCert(b)
+				addr := startTLSServer(b, srv, pool, v)
+				cfg, err := k.TLSConfig(b.Context(), &nerveskey.TLSOptions{RootCAs: srv.pool, ServerName: "localhost"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				// The chip bound: modeled time of one signature.
+				bus.reset()
+				d := sha256.Sum256(nil)
+				for range 16 {
+					if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+						b.Fatal(err)
+					}
+				}
+				signTime := bus.Stats().BusTime / 16
+				bus.reset()
+				b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						c, err := tls.Dial("tcp", addr, cfg)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						io.WriteString(c, "x\n")
+						io.ReadAll(c)
+						c.Close()
+					}
+				})
+				st := bus.Stats()
+				b.ReportMetric(float64(st.BusTime.Microseconds())/1000/float64(b.N), "bus-ms/op")
+				b.ReportMetric(float64(b.N)/st.BusTime.Seconds(), "hs/s-modeled")
+				b.ReportMetric(1/signTime.Seconds(), "chip-bound-hs/s")
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hs/s-wall")
+			})
+		}
 	}
 }
