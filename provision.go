@@ -1,0 +1,1037 @@
+package nerveskey
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
+	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
+)
+
+// Provisioning turns a blank ATECC508A/608A/608B into a NervesKey. The
+// result is byte for byte what nerves_key's NervesKey.provision/4 leaves for
+// the same inputs (configuration, OTP, slots 1–15, locks), so firmware
+// using the Elixir libraries reads it unchanged (spec/nerves_key.md §3–§5).
+//
+// # Safety model
+//
+// Two steps are irreversible: the configuration lock and the data lock.
+// Provision guarantees:
+//
+//   - Nothing is written before every input has been checked against the
+//     chip: revision and lock state, a locked configuration that must be
+//     the NervesKey one, the manufacturer serial number (1–32 bytes of
+//     UTF-8, no '/', no control characters), the board name (at most 10
+//     bytes; longer names are refused, not truncated as nerves_key does),
+//     the signer certificate (compressible, unexpired, matching the signer
+//     key) and the clock (2025 or later, and before 2032, the last year a
+//     compressed certificate can hold). A trial device certificate is
+//     signed, compressed, rebuilt and compared, so a signer that would
+//     produce unreadable certificates is refused here.
+//     ProvisionOptions.DryRun stops after these checks.
+//   - The configuration written is exactly nerves_key's, and the lock
+//     carries the CRC of the image expected, so the chip refuses the lock
+//     if what it holds differs.
+//   - Before the data lock, the certificates are rebuilt from the exact
+//     slot and OTP bytes written, through the same code that reads a
+//     chip, and checked: the chain verifies under the signer and the
+//     device certificate holds the public key the chip reports. The chip
+//     cannot be read before its data lock, so the lock itself is the
+//     read-back: it carries the CRC of those bytes and the chip refuses it
+//     unless its slots and OTP hold exactly them.
+//   - After the data lock the OTP and certificate slots are read back and
+//     checked again before slot 0 (and, for volatile keys, slots 1 and 2)
+//     is locked. Slot 0 is never read or written by the host.
+//
+// Every step is resumable. After an interruption at any point (a power cut,
+// a cancelled context, a bus error), running Provision again with the same
+// inputs completes the chip:
+//
+//   - configuration unlocked: written again (idempotent) and locked;
+//     locked: checked and skipped;
+//   - data zone unlocked: OTP and slots are rewritten. If slot 0 already
+//     holds a valid key from the interrupted run (GenKey in public-key mode
+//     succeeds only for a key generated on the chip), that key is reused
+//     and a new certificate is signed for it; ProvisionOptions.NewKey
+//     generates a fresh key instead, as nerves_key always does. Reuse avoids
+//     churning keys and keeps a certificate already issued for that key
+//     valid; the trade-off is that a key generated before the interruption
+//     is trusted, which is safe as long as the chip stayed in the factory's
+//     hands;
+//   - data zone locked, slot 0 not locked: the chip is read back and
+//     verified against the inputs, then the slot lock is finished;
+//   - data zone and slot locks done: ErrAlreadyProvisioned.
+//
+// A chip is never left locked but unusable by Provision: the data lock is
+// only attempted once everything it freezes has been verified.
+
+// Input limits of provisioning (spec/nerves_key.md §5.1).
+const (
+	// MaxManufacturerSNLen is the longest manufacturer serial number, in
+	// bytes, that provisioning writes to the OTP zone (nerves_key's limit;
+	// longer ones raise there).
+	MaxManufacturerSNLen = atecc.MaxOTPManufacturerSNLen
+	// MaxBoardNameLen is the longest board name, in bytes, the OTP holds.
+	MaxBoardNameLen = atecc.MaxOTPBoardNameLen
+)
+
+// minClockYear is the earliest year Provision believes its clock: an
+// earlier one means the clock was never set (nerves_key compares with its
+// compile-time year).
+const minClockYear = 2025
+
+// defaultBoardName is nerves_key's default board name.
+const defaultBoardName = "NervesKey"
+
+// Provisioning errors. Provision wraps them with the reason.
+var (
+	// ErrAlreadyProvisioned reports a chip whose data zone and key slot
+	// are locked: it cannot be provisioned again. ProvisionAux still works.
+	ErrAlreadyProvisioned = errors.New("chip already provisioned")
+	// ErrConfigIncompatible reports a chip whose configuration zone is
+	// locked with a configuration other than the one asked for (not a
+	// NervesKey's, or regular where volatile keys were asked for, or the
+	// reverse). Nothing was written.
+	ErrConfigIncompatible = errors.New("configuration zone locked with an incompatible configuration")
+	// ErrVolatileUnsupported reports a request for volatile-key
+	// provisioning on a chip without the persistent latch (an ATECC508A).
+	ErrVolatileUnsupported = errors.New("chip does not support volatile keys (ATECC608A/B only)")
+	// ErrInvalidInput is wrapped by every *InputError.
+	ErrInvalidInput = errors.New("invalid provisioning input")
+	// ErrVerify reports provisioned data that did not verify: the chip
+	// does not hold what was written, or its key does not match its
+	// certificate.
+	ErrVerify = errors.New("provisioned data did not verify")
+)
+
+// An InputError reports an input Provision or ProvisionAux refused before
+// writing anything. It unwraps to ErrInvalidInput and to Err, if set (for
+// example a *MismatchError for a signer that is not compressible).
+type InputError struct {
+	Field  string // e.g. "manufacturer serial number", "board name", "signer certificate", "clock"
+	Reason string // what is wrong, e.g. "is 49 bytes, max 32"
+	Err    error  // the underlying error, or nil
+}
+
+// Error describes the field and the reason.
+func (e *InputError) Error() string {
+	s := "invalid " + e.Field + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns ErrInvalidInput and Err.
+func (e *InputError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidInput}
+	}
+	return []error{ErrInvalidInput, e.Err}
+}
+
+// ProvisioningInfo is the identity Provision writes to the OTP zone; the
+// manufacturer serial number is also the device certificate's subject CN.
+type ProvisioningInfo struct {
+	// ManufacturerSN is 1 to MaxManufacturerSNLen bytes of UTF-8, without
+	// '/' or control characters.
+	ManufacturerSN string
+	// BoardName is at most MaxBoardNameLen bytes (may be empty).
+	BoardName string
+}
+
+// DefaultInfo returns nerves_key's default provisioning info for the chip
+// (default_info/1): the Base32 form of the 9-byte chip serial number
+// (RFC 4648, no padding, 15 characters) and the board name "NervesKey".
+func (c *Chip) DefaultInfo(ctx context.Context) (ProvisioningInfo, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return ProvisioningInfo{}, fmt.Errorf("nerveskey: default info: %w", err)
+	}
+	sn := cfg.SerialNumber()
+	return ProvisioningInfo{
+		ManufacturerSN: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sn[:]),
+		BoardName:      defaultBoardName,
+	}, nil
+}
+
+// VolatileKeys are the two 16-byte AES keys of volatile-key provisioning
+// (nerves_key's volatile_provision, spec/nerves_key.md §4.3).
+type VolatileKeys struct {
+	// Activation goes to slot 1; proving it with CheckMac sets the
+	// persistent latch that enables the device key (Options.ActivationKey).
+	Activation [16]byte
+	// Encryption goes to slot 2.
+	Encryption [16]byte
+}
+
+// A Step is one step of Provision, in order. The CLI prints them as
+// "step 4/9: write OTP".
+type Step int
+
+// The steps of Provision. NumSteps is their count.
+const (
+	StepValidate   Step = iota + 1 // check chip state and inputs; nothing written
+	StepConfigure                  // write the NervesKey configuration
+	StepLockConfig                 // lock the configuration zone (irreversible)
+	StepWriteOTP                   // write manufacturer serial and board name
+	StepGenKey                     // generate the device key in slot 0, or reuse one
+	StepWriteSlots                 // sign the device certificate, write slots 1–15
+	StepVerify                     // rebuild and verify the certificates from the written bytes
+	StepLockData                   // lock the data and OTP zones (irreversible)
+	StepLockKey                    // read back and verify, then lock the key slot(s)
+
+	NumSteps = 9
+)
+
+var stepNames = [...]string{
+	StepValidate:   "validate inputs and chip",
+	StepConfigure:  "write configuration",
+	StepLockConfig: "lock configuration zone",
+	StepWriteOTP:   "write OTP (serial number, board name)",
+	StepGenKey:     "generate device key (slot 0)",
+	StepWriteSlots: "write certificates (slots 1-15)",
+	StepVerify:     "verify certificates",
+	StepLockData:   "lock data and OTP zones",
+	StepLockKey:    "read back, verify and lock key slot",
+}
+
+// String returns the step's description, e.g. "write OTP (serial number,
+// board name)".
+func (s Step) String() string {
+	if s >= StepValidate && s <= StepLockKey {
+		return stepNames[s]
+	}
+	return fmt.Sprintf("Step(%d)", int(s))
+}
+
+// A StepEvent reports progress: once when a step starts (Done false), once
+// when it ends (Done true). A step the chip had already done is reported
+// once, with Done and Skipped set.
+type StepEvent struct {
+	Step    Step
+	Done    bool
+	Skipped bool
+	Detail  string // e.g. "reused the key left in slot 0 by an interrupted run"
+}
+
+// ProvisionOptions configures Provision and ProvisionAux. A nil
+// *ProvisionOptions, or a zero field, selects the default.
+type ProvisionOptions struct {
+	// Now returns the current time, read once per call; default time.Now.
+	// Certificates are issued as of this hour.
+	Now func() time.Time
+	// Rand is passed to the signer and used for nonces; default
+	// crypto/rand.
+	Rand io.Reader
+	// Progress, if set, is called synchronously at each step.
+	Progress func(StepEvent)
+	// DryRun checks everything and writes nothing.
+	DryRun bool
+	// Volatile selects volatile-key provisioning (ATECC608A/B only): the
+	// device key works only after the activation key sets the chip's
+	// persistent latch.
+	Volatile *VolatileKeys
+	// NewKey always generates a new device key, as nerves_key does,
+	// instead of reusing a valid key left in slot 0 by an interrupted run.
+	NewKey bool
+}
+
+func (o *ProvisionOptions) now() time.Time {
+	if o != nil && o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *ProvisionOptions) rand() io.Reader {
+	if o != nil && o.Rand != nil {
+		return o.Rand
+	}
+	return crand.Reader
+}
+
+// NervesKey configuration (spec/nerves_key.md §3.2, §3.3).
+var (
+	nkSlotConfig = [32]byte{
+		0x87, 0x20, // slot 0: private key, GenKey allowed until slot-locked
+		0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, // 1–9
+		0x0F, 0x2F, 0x0F, 0x2F, 0x0F, 0x2F, 0x0F, 0x2F, // 10–13: never written after the data lock
+		0x0F, 0x0F, 0x0F, 0x0F, // 14–15
+	}
+	nkKeyConfig = [32]byte{
+		0x33, 0x00, // slot 0: P-256 private, PubInfo, lockable
+		0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, // 1–7
+		0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, // 8–10
+		0x30, 0x00, // 11: public key
+		0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, // 12–15
+	}
+	// Volatile: slot 0 PersistentDisable, slot 1 activation key, slot 2
+	// encryption key. nerves_key's volatile_config_compatible? looks for
+	// 91 90 in SlotConfig 1, but configure_volatile writes 81 90; this
+	// package writes and expects 81 90.
+	nkVolSlot12 = [4]byte{0x81, 0x90, 0x81, 0x90}
+	nkVolKey012 = [6]byte{0x33, 0x10, 0x78, 0x00, 0x38, 0x10}
+)
+
+// Config zone offsets written by provisioning.
+const (
+	cfgOTPMode    = 18
+	cfgChipMode   = 19
+	cfgSlotConfig = 20
+	cfgVolKeyPerm = 69
+	cfgX509Format = 92
+	cfgKeyConfig  = 96
+)
+
+// nervesKeyConfig returns cur with the NervesKey settings applied, as
+// nerves_key's configure (or configure_volatile) computes the image it
+// writes and whose CRC its lock carries: everything else as read.
+func nervesKeyConfig(cur *atecc.Config, volatile bool) atecc.Config {
+	c := *cur
+	c[cfgOTPMode] = 0xAA
+	c[cfgChipMode] = 0x00
+	copy(c[cfgSlotConfig:], nkSlotConfig[:])
+	copy(c[cfgKeyConfig:], nkKeyConfig[:])
+	copy(c[cfgX509Format:cfgX509Format+4], []byte{0, 0, 0, 0})
+	if volatile {
+		copy(c[cfgSlotConfig+2:], nkVolSlot12[:])
+		copy(c[cfgKeyConfig:], nkVolKey012[:])
+		c[cfgVolKeyPerm] = 0x80 | activationSlot
+	}
+	return c
+}
+
+// configDiff returns the first config byte where have differs from want,
+// or -1.
+func configDiff(have, want *atecc.Config) int {
+	for i := range have {
+		if have[i] != want[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// keySlots are the slots locked at the end: the device key, and for
+// volatile keys the activation and encryption keys, as nerves_key does.
+func keySlots(volatile bool) []int {
+	if volatile {
+		return []int{keySlot, activationSlot, encryptionSlot}
+	}
+	return []int{keySlot}
+}
+
+// encryptionSlot holds a volatile-key chip's encryption key.
+const encryptionSlot = 2
+
+// Certificate slots (spec/nerves_key.md §1).
+const (
+	slotDeviceCert   = 10
+	slotSignerPub    = 11
+	slotSignerCert   = 12
+	slotAuxDevice    = 9
+	slotAuxSignerPub = 14
+	slotAuxSigner    = 15
+	slotMAC          = 5 // Trust&Go: ASCII EUI-48 in the first 12 bytes
+)
+
+// provisioning holds one Provision call's inputs and state.
+type provisioning struct {
+	c          *Chip
+	o          *ProvisionOptions
+	info       ProvisioningInfo
+	signerCert *x509.Certificate
+	signer     crypto.Signer
+	volatile   bool
+	now        time.Time
+	rand       io.Reader
+	cfg        atecc.Config // as read at the start
+	sn         [9]byte
+	otp        [atecc.OTPSize]byte
+}
+
+func (p *provisioning) progress(s Step, done, skipped bool, detail string) {
+	if p.o != nil && p.o.Progress != nil {
+		p.o.Progress(StepEvent{Step: s, Done: done, Skipped: skipped, Detail: detail})
+	}
+}
+
+// run runs step s unless ctx is done.
+func (p *provisioning) run(ctx context.Context, s Step, f func() (string, error)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("before step %d/%d (%v): %w", s, NumSteps, s, err)
+	}
+	p.progress(s, false, false, "")
+	detail, err := f()
+	if err != nil {
+		return fmt.Errorf("step %d/%d (%v): %w", s, NumSteps, s, err)
+	}
+	p.progress(s, true, false, detail)
+	return nil
+}
+
+func (p *provisioning) skip(s Step, why string) { p.progress(s, true, true, why) }
+
+// Provision provisions the chip as a NervesKey, as nerves_key's
+// NervesKey.provision/4 (or volatile_provision/6 with
+// ProvisionOptions.Volatile) does, with the same resulting bytes: the
+// NervesKey configuration, the OTP identity from info, a device key
+// generated in slot 0, the device certificate signed by signer (slots 10–12
+// hold the compressed device certificate, the signer public key and the
+// compressed signer certificate), then the data and slot locks.
+//
+// signer is any [crypto.Signer] for signerCert's P-256 key: a key from
+// [LoadSigner], an HSM, a cloud KMS. It signs a trial certificate during
+// validation and the device certificate (rarely a few times: signatures
+// nerves_key would rebuild wrongly are replaced).
+//
+// See the safety model in the package documentation of this file: inputs
+// are validated before any write (errors: *InputError, ErrConfigIncompatible,
+// ErrVolatileUnsupported), the run can be repeated after an interruption at
+// any point, certificates are verified before the data lock, and a chip
+// already provisioned gives ErrAlreadyProvisioned. ctx is checked between
+// steps. A Trust&Go chip is refused: Microchip provisions it.
+func (c *Chip) Provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
+	if err := c.provision(ctx, info, signerCert, signer, opts); err != nil {
+		return fmt.Errorf("nerveskey: provision: %w", err)
+	}
+	return nil
+}
+
+func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	c.forget()
+	defer c.forget()
+	p := &provisioning{
+		c: c, o: opts, info: info, signerCert: signerCert, signer: signer,
+		volatile: opts != nil && opts.Volatile != nil,
+		now:      opts.now(), rand: opts.rand(),
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	p.cfg = *cfg
+	p.sn = cfg.SerialNumber()
+
+	p.progress(StepValidate, false, false, "")
+	want, err := p.checkChip()
+	if err != nil {
+		return err
+	}
+	if err := p.checkInputs(); err != nil {
+		return err
+	}
+	if p.cfg.DataLocked() {
+		var todo []int
+		for _, s := range keySlots(p.volatile) {
+			if !p.cfg.SlotLocked(s) {
+				todo = append(todo, s)
+			}
+		}
+		if len(todo) == 0 {
+			return fmt.Errorf("%w (data zone and key slot locked)", ErrAlreadyProvisioned)
+		}
+		p.progress(StepValidate, true, false, fmt.Sprintf("data zone locked, key slot(s) %v not: finishing an interrupted run", todo))
+		if p.o != nil && p.o.DryRun {
+			return nil
+		}
+		for s := StepConfigure; s <= StepLockData; s++ {
+			p.skip(s, "data zone already locked")
+		}
+		return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, todo) })
+	}
+	if err := p.trialCertificate(); err != nil {
+		return err
+	}
+	p.progress(StepValidate, true, false, "")
+	if p.o != nil && p.o.DryRun {
+		return nil
+	}
+	return p.provisionUnlocked(ctx, &want)
+}
+
+// checkChip checks the chip's type, revision and configuration against
+// the request and returns the configuration to write.
+func (p *provisioning) checkChip() (atecc.Config, error) {
+	if p.c.typ == TrustAndGo {
+		return atecc.Config{}, &InputError{Field: "device type", Reason: "Trust&Go chips are provisioned by Microchip; use ProvisionAux to add certificates"}
+	}
+	rev := p.cfg.Revision()
+	if rev == atecc.RevisionUnknown {
+		return atecc.Config{}, &InputError{Field: "chip", Reason: fmt.Sprintf("RevNum %x is not an ATECC508A, 608A or 608B", p.cfg.RevNum())}
+	}
+	if p.volatile && !rev.Is608() {
+		return atecc.Config{}, fmt.Errorf("%w: this chip is an %v", ErrVolatileUnsupported, rev)
+	}
+	want := nervesKeyConfig(&p.cfg, p.volatile)
+	if p.cfg.ConfigLocked() {
+		if i := configDiff(&p.cfg, &want); i >= 0 {
+			kind := "regular"
+			if p.volatile {
+				kind = "volatile-key"
+			}
+			hint := ""
+			if p.cfg[cfgSlotConfig] == 0x87 && p.cfg[cfgSlotConfig+1] == 0x20 {
+				if p.cfg[cfgKeyConfig+1] == 0x10 && !p.volatile {
+					hint = " (it is a volatile-key NervesKey configuration: set ProvisionOptions.Volatile)"
+				} else if p.cfg[cfgKeyConfig+1] == 0x00 && p.volatile {
+					hint = " (it is a regular NervesKey configuration)"
+				}
+			}
+			return atecc.Config{}, fmt.Errorf("%w: config byte %d is %02x, the %s NervesKey configuration has %02x%s",
+				ErrConfigIncompatible, i, p.cfg[i], kind, want[i], hint)
+		}
+	}
+	return want, nil
+}
+
+// checkInputs validates info, the signer and the clock.
+func (p *provisioning) checkInputs() error {
+	if err := checkManufacturerSN(p.info.ManufacturerSN); err != nil {
+		return err
+	}
+	if err := checkBoardName(p.info.BoardName); err != nil {
+		return err
+	}
+	otp, err := atecc.NewNervesKeyOTP(p.info.BoardName, p.info.ManufacturerSN)
+	if err == nil {
+		p.otp, err = otp.Marshal()
+	}
+	if err != nil {
+		return &InputError{Field: "provisioning info", Reason: "does not fit the OTP zone", Err: err}
+	}
+	if p.volatile {
+		if p.o.Volatile.Activation == ([16]byte{}) {
+			return &InputError{Field: "volatile keys", Reason: "the activation key is all zeros"}
+		}
+	}
+	return checkSigner(p.signerCert, p.signer, p.now)
+}
+
+// checkSigner checks the signer and the clock before any write.
+func checkSigner(signerCert *x509.Certificate, signer crypto.Signer, now time.Time) error {
+	if y := now.UTC().Year(); y < minClockYear {
+		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339))}
+	} else if y > 2031 {
+		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %d: compressed certificates hold issue years 2000-2031 only, so certificates made now would not rebuild", y),
+			Err: &DateError{Field: "issue year", Value: y}}
+	}
+	if signerCert == nil {
+		return &InputError{Field: "signer certificate", Reason: "missing"}
+	}
+	if signer == nil {
+		return &InputError{Field: "signer key", Reason: "missing"}
+	}
+	if err := cert.CheckSigner(signerCert); err != nil {
+		return &InputError{Field: "signer certificate", Reason: "a chip cannot store it (it does not rebuild from its compressed form)", Err: err}
+	}
+	if err := cert.CheckSignerKey(signerCert, signer); err != nil {
+		return &InputError{Field: "signer key", Reason: "does not match the signer certificate", Err: err}
+	}
+	switch {
+	case now.Before(signerCert.NotBefore):
+		return &InputError{Field: "signer certificate", Reason: fmt.Sprintf("not valid before %s (clock: %s)", signerCert.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
+	case now.After(signerCert.NotAfter):
+		return &InputError{Field: "signer certificate", Reason: fmt.Sprintf("expired on %s", signerCert.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// checkManufacturerSN applies provisioning's rules to a manufacturer
+// serial number: the OTP limit and what a certificate CN can hold.
+func checkManufacturerSN(sn string) error {
+	bad := func(why string) error {
+		return &InputError{Field: "manufacturer serial number", Reason: fmt.Sprintf("%q %s", sn, why)}
+	}
+	switch {
+	case sn == "":
+		return bad("is empty (Chip.DefaultInfo gives nerves_key's default)")
+	case len(sn) > MaxManufacturerSNLen:
+		return bad(fmt.Sprintf("is %d bytes, max %d", len(sn), MaxManufacturerSNLen))
+	case !utf8.ValidString(sn):
+		return bad("is not valid UTF-8")
+	case bytes.ContainsRune([]byte(sn), '/'):
+		return bad("contains '/', which nerves_key cannot put in a certificate name")
+	case bytes.ContainsFunc([]byte(sn), unicode.IsControl):
+		return bad("contains a control character")
+	}
+	return nil
+}
+
+// checkBoardName refuses what nerves_key would silently truncate or read
+// back differently.
+func checkBoardName(name string) error {
+	bad := func(why string) error {
+		return &InputError{Field: "board name", Reason: fmt.Sprintf("%q %s", name, why)}
+	}
+	switch {
+	case len(name) > MaxBoardNameLen:
+		return bad(fmt.Sprintf("is %d bytes, max %d (nerves_key would truncate it)", len(name), MaxBoardNameLen))
+	case !utf8.ValidString(name):
+		return bad("is not valid UTF-8")
+	case bytes.ContainsFunc([]byte(name), unicode.IsControl):
+		return bad("contains a control character")
+	}
+	return nil
+}
+
+// trialCertificate signs, compresses, rebuilds and compares a device
+// certificate for a throwaway key, with this chip's serial and the real
+// inputs, so that nothing is written for a signer that cannot work.
+func (p *provisioning) trialCertificate() error {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), p.rand)
+	if err != nil {
+		return err
+	}
+	if _, _, err := cert.NewDevice(p.rand, &k.PublicKey, p.sn, p.info.ManufacturerSN, p.signerCert, p.signer, p.now); err != nil {
+		return &InputError{Field: "signer", Reason: "a trial device certificate failed", Err: err}
+	}
+	return nil
+}
+
+// slotImages returns slots 1–15 at full size, as nerves_key's slot_data
+// (or volatile_slot_data) lays them out.
+func (p *provisioning) slotImages(devComp *cert.Compressed) ([atecc.NumSlots][]byte, error) {
+	var s [atecc.NumSlots][]byte
+	for i := 1; i < atecc.NumSlots; i++ {
+		s[i] = make([]byte, atecc.SlotSize(i))
+	}
+	d, err := devComp.Marshal()
+	if err != nil {
+		return s, err
+	}
+	copy(s[slotDeviceCert], d)
+	xy, sc, err := compressSigner(p.signerCert)
+	if err != nil {
+		return s, err
+	}
+	copy(s[slotSignerPub], xy)
+	copy(s[slotSignerCert], sc)
+	if p.volatile {
+		copy(s[activationSlot], p.o.Volatile.Activation[:])
+		copy(s[encryptionSlot], p.o.Volatile.Encryption[:])
+	}
+	return s, nil
+}
+
+// compressSigner returns the signer's raw public key X‖Y and its 72-byte
+// compressed certificate.
+func compressSigner(c *x509.Certificate) (xy, comp []byte, err error) {
+	pub, ok := c.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("signer public key is %T: %w", c.PublicKey, ErrSignerKey)
+	}
+	b, err := pub.Bytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := cert.Compress(c.Raw, cert.NervesKeySignerTemplate)
+	if err != nil {
+		return nil, nil, err
+	}
+	comp, err = sc.Marshal()
+	return b[1:], comp, err
+}
+
+// dataCRC returns the summary CRC the data lock carries: slots 1–15 at
+// full size, then the OTP zone (slot 0, the private key, is excluded).
+func dataCRC(slots *[atecc.NumSlots][]byte, otp *[atecc.OTPSize]byte) uint16 {
+	var b []byte
+	for i := 1; i < atecc.NumSlots; i++ {
+		b = append(b, slots[i]...)
+	}
+	return ni2c.CRC16(append(b, otp[:]...))
+}
+
+func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config) error {
+	d := p.c.dev
+	if p.cfg.ConfigLocked() {
+		p.skip(StepConfigure, "configuration already locked and compatible")
+		p.skip(StepLockConfig, "configuration already locked")
+	} else {
+		if err := p.run(ctx, StepConfigure, func() (string, error) { return "", d.WriteConfig(ctx, want) }); err != nil {
+			return err
+		}
+		err := p.run(ctx, StepLockConfig, func() (string, error) {
+			if err := d.LockConfig(ctx, want.CRC()); err != nil {
+				if errors.Is(err, ErrExecution) {
+					return "", fmt.Errorf("the chip refused the lock: its config zone differs from the image written: %w", err)
+				}
+				return "", err
+			}
+			return "", nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := p.run(ctx, StepWriteOTP, func() (string, error) { return "", d.WriteOTP(ctx, p.otp) }); err != nil {
+		return err
+	}
+	var pub *ecdsa.PublicKey
+	err := p.run(ctx, StepGenKey, func() (string, error) {
+		var xy [64]byte
+		reused := false
+		err := d.Do(ctx, func(s *atecc.Session) error {
+			reused = false
+			if !p.o.newKey() {
+				// GenKey public-key mode succeeds only if slot 0 holds
+				// a key generated on the chip: an interrupted run's.
+				var err error
+				xy, err = s.GenKey(ctx, keySlot, false)
+				if err == nil {
+					reused = true
+					return nil
+				}
+				if !errors.Is(err, ErrExecution) {
+					return err
+				}
+			}
+			var err error
+			xy, err = s.GenKey(ctx, keySlot, true)
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		if pub, err = publicKeyFromXY(xy[:]); err != nil {
+			return "", err
+		}
+		if reused {
+			return "reused the valid key left in slot 0 by an interrupted run", nil
+		}
+		return "generated a new key", nil
+	})
+	if err != nil {
+		return err
+	}
+	var slots [atecc.NumSlots][]byte
+	var devDER []byte
+	err = p.run(ctx, StepWriteSlots, func() (string, error) {
+		der, comp, err := cert.NewDevice(p.rand, pub, p.sn, p.info.ManufacturerSN, p.signerCert, p.signer, p.now)
+		if err != nil {
+			return "", fmt.Errorf("device certificate: %w", err)
+		}
+		devDER = der
+		if slots, err = p.slotImages(comp); err != nil {
+			return "", err
+		}
+		return "", d.Do(ctx, func(s *atecc.Session) error {
+			for i := 1; i < atecc.NumSlots; i++ {
+				if err := s.WriteSlot(ctx, i, slots[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	err = p.run(ctx, StepVerify, func() (string, error) {
+		dev, err := p.verify(pub, p.otp, slots[slotDeviceCert], slots[slotSignerPub], slots[slotSignerCert])
+		if err != nil {
+			return "", err
+		}
+		if !bytes.Equal(dev.Raw, devDER) {
+			return "", fmt.Errorf("%w: the device certificate rebuilt from slot 10 differs from the one signed", ErrVerify)
+		}
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	err = p.run(ctx, StepLockData, func() (string, error) {
+		if err := d.LockData(ctx, dataCRC(&slots, &p.otp)); err != nil {
+			if errors.Is(err, ErrExecution) {
+				return "", fmt.Errorf("%w: the chip refused the data lock, so its slots or OTP differ from what was written (nothing was locked; run Provision again): %w", ErrVerify, err)
+			}
+			return "", err
+		}
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, keySlots(p.volatile)) })
+}
+
+func (o *ProvisionOptions) newKey() bool { return o != nil && o.NewKey }
+
+// verify rebuilds the certificates from OTP and slot bytes with the read
+// path and checks them against the inputs and the chip's public key.
+func (p *provisioning) verify(pub *ecdsa.PublicKey, otpb [atecc.OTPSize]byte, devB, pubB, signerB []byte) (*x509.Certificate, error) {
+	otp, err := atecc.ParseNervesKeyOTP(otpb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: OTP: %w", ErrVerify, err)
+	}
+	if otp.ManufacturerSN != p.info.ManufacturerSN || otp.BoardName != p.info.BoardName {
+		return nil, fmt.Errorf("%w: the OTP holds serial %q and board %q, not %q and %q", ErrVerify,
+			otp.ManufacturerSN, otp.BoardName, p.info.ManufacturerSN, p.info.BoardName)
+	}
+	dev, err := rebuildPair(pub, p.sn, otp.ManufacturerSN, devB, pubB, signerB, p.signerCert, p.now)
+	if err != nil {
+		return nil, err
+	}
+	return dev, nil
+}
+
+// rebuildPair rebuilds a NervesKey certificate pair from its three slots,
+// checks that the signer is signerCert, and verifies the device
+// certificate's chain and key.
+func rebuildPair(pub *ecdsa.PublicKey, sn [9]byte, mfgSN string, devB, pubB, signerB []byte, signerCert *x509.Certificate, now time.Time) (*x509.Certificate, error) {
+	fail := func(format string, args ...any) (*x509.Certificate, error) {
+		return nil, fmt.Errorf("%w: %s", ErrVerify, fmt.Sprintf(format, args...))
+	}
+	pb, err := pub.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	signerXY := pubB[:64]
+	sc, err := cert.ParseCompressed(signerB[:cert.CompressedSize])
+	if err != nil {
+		return fail("signer certificate slot: %v", err)
+	}
+	signerDER, err := cert.NervesKeySigner(sc, signerXY)
+	if err != nil {
+		return fail("signer certificate slot: %v", err)
+	}
+	if !bytes.Equal(signerDER, signerCert.Raw) {
+		return fail("the signer certificate rebuilt from the chip is not the signer given")
+	}
+	dc, err := cert.ParseCompressed(devB[:cert.CompressedSize])
+	if err != nil {
+		return fail("device certificate slot: %v", err)
+	}
+	devDER, err := cert.NervesKeyDevice(dc, pb[1:], signerXY, sn, mfgSN)
+	if err != nil {
+		return fail("device certificate slot: %v", err)
+	}
+	dev, err := x509.ParseCertificate(devDER)
+	if err != nil {
+		return fail("rebuilt device certificate: %v", err)
+	}
+	if !pub.Equal(dev.PublicKey) {
+		return fail("the device certificate does not hold the chip's public key")
+	}
+	if err := dev.CheckSignatureFrom(signerCert); err != nil {
+		return fail("the device certificate's signature does not verify under the signer (was slot 0's key replaced?): %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(signerCert)
+	if _, err := dev.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return fail("the device certificate chain does not verify: %v", err)
+	}
+	return dev, nil
+}
+
+// finish reads the data-locked chip back, verifies it against the inputs
+// and locks the key slots in todo.
+func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
+	var numIn [20]byte
+	if _, err := io.ReadFull(p.rand, numIn[:]); err != nil {
+		return "", err
+	}
+	var otp [atecc.OTPSize]byte
+	var s10, s11, s12 []byte
+	var xy [64]byte
+	err := p.c.dev.Do(ctx, func(s *atecc.Session) error {
+		var err error
+		if otp, err = s.ReadOTP(ctx); err != nil {
+			return err
+		}
+		if s10, err = s.ReadSlot(ctx, slotDeviceCert); err != nil {
+			return err
+		}
+		if s11, err = s.ReadSlot(ctx, slotSignerPub); err != nil {
+			return err
+		}
+		if s12, err = s.ReadSlot(ctx, slotSignerCert); err != nil {
+			return err
+		}
+		if p.volatile {
+			// After the data lock the key needs the persistent latch.
+			var key [32]byte
+			copy(key[:], p.o.Volatile.Activation[:])
+			if err := s.AuthVolatileKey(ctx, activationSlot, key, numIn); err != nil {
+				if errors.Is(err, ErrMiscompare) {
+					return fmt.Errorf("%w: %w", ErrActivationKey, err)
+				}
+				return err
+			}
+		}
+		xy, err = s.GenKey(ctx, keySlot, false)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	pub, err := publicKeyFromXY(xy[:])
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.verify(pub, otp, s10, s11, s12); err != nil {
+		return "", err
+	}
+	err = p.c.dev.Do(ctx, func(s *atecc.Session) error {
+		for _, slot := range todo {
+			if err := s.LockSlot(ctx, slot); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("verified; locked slot(s) %v", todo), nil
+}
+
+// ProvisionAux signs an auxiliary device certificate for the chip's key
+// with signer and writes the aux pair (slots 9, 14, 15), as nerves_key's
+// provision_aux_certificates does, byte for byte: slot 14 gets the signer
+// public key as two 32-byte writes, leaving bytes 64–71 as they were. It
+// can be repeated, to replace the pair. The chip must be provisioned.
+//
+// The subject CN is the OTP manufacturer serial number on a NervesKey; on a
+// Trust&Go chip it is the MAC address in slot 5, as upstream. Departure
+// from nerves_key: on both device types the aux pair is written and read
+// back with the NervesKey templates (nerves_key writes NervesKey-format
+// data on a Trust&Go chip but reads it with Trust&Go templates, so its aux
+// certificates never rebuild there; spec/nerves_key.md §4.4). The pair is
+// read back and verified after writing. Only Now, Rand and DryRun of opts
+// are used.
+func (c *Chip) ProvisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
+	if err := c.provisionAux(ctx, signerCert, signer, opts); err != nil {
+		return fmt.Errorf("nerveskey: provision aux: %w", err)
+	}
+	return nil
+}
+
+func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	c.forget()
+	defer c.forget()
+	now, rnd := opts.now(), opts.rand()
+	if err := checkSigner(signerCert, signer, now); err != nil {
+		return err
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	if !cfg.DataLocked() {
+		return ErrNotProvisioned
+	}
+	sn := cfg.SerialNumber()
+	var name string
+	if c.typ == TrustAndGo {
+		s5, err := c.dev.ReadSlot(ctx, slotMAC)
+		if err != nil {
+			return err
+		}
+		name = string(s5[:12])
+	} else {
+		b, err := c.dev.ReadOTP(ctx)
+		if err != nil {
+			return err
+		}
+		otp, err := atecc.ParseNervesKeyOTP(b)
+		if err != nil {
+			return err
+		}
+		name = otp.ManufacturerSN
+	}
+	k, err := c.Key(ctx)
+	if err != nil {
+		return err
+	}
+	der, comp, err := cert.NewDevice(rnd, k.pub, sn, name, signerCert, signer, now)
+	if err != nil {
+		return &InputError{Field: "signer", Reason: "cannot make an aux device certificate", Err: err}
+	}
+	if opts != nil && opts.DryRun {
+		return nil
+	}
+	dc, err := comp.Marshal()
+	if err != nil {
+		return err
+	}
+	xy, sc, err := compressSigner(signerCert)
+	if err != nil {
+		return err
+	}
+	var s9, s14, s15 []byte
+	err = c.dev.Do(ctx, func(s *atecc.Session) error {
+		if err := s.WriteSlot(ctx, slotAuxDevice, dc); err != nil {
+			return err
+		}
+		if err := s.WriteSlot(ctx, slotAuxSignerPub, xy); err != nil { // 64 bytes only, as upstream
+			return err
+		}
+		if err := s.WriteSlot(ctx, slotAuxSigner, sc); err != nil {
+			return err
+		}
+		var err error
+		if s9, err = s.ReadSlot(ctx, slotAuxDevice); err != nil {
+			return err
+		}
+		if s14, err = s.ReadSlot(ctx, slotAuxSignerPub); err != nil {
+			return err
+		}
+		s15, err = s.ReadSlot(ctx, slotAuxSigner)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	dev, err := rebuildPair(k.pub, sn, name, s9, s14, s15, signerCert, now)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(dev.Raw, der) {
+		return fmt.Errorf("%w: the aux device certificate read back differs from the one signed", ErrVerify)
+	}
+	return nil
+}
+
+// ClearAux removes the aux certificate pair, writing 72 zero bytes to
+// slots 9, 14 and 15 as nerves_key's clear_aux_certificates does.
+func (c *Chip) ClearAux(ctx context.Context) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	defer c.forget()
+	zero := make([]byte, atecc.SlotSize(slotAuxDevice))
+	err := c.dev.Do(ctx, func(s *atecc.Session) error {
+		for _, slot := range []int{slotAuxDevice, slotAuxSignerPub, slotAuxSigner} {
+			if err := s.WriteSlot(ctx, slot, zero); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("nerveskey: clear aux: %w", err)
+	}
+	return nil
+}
