@@ -120,6 +120,7 @@ func oneLine(s string) string {
 		}
 		s = t
 	}
+	s = strings.ReplaceAll(s, ": nerveskey: ", ": ")
 	s = strings.ReplaceAll(s, "\r", "")
 	s = strings.ReplaceAll(s, "\n", "; ")
 	return strings.TrimSpace(s)
@@ -173,7 +174,6 @@ func (c *cli) dispatch(args []string) error {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		c.mainUsage(c.stderr)
 		return &usageError{msg: "no command given", hint: "run 'nerveskey --help' for usage"}
 	}
 	name := rest[0]
@@ -200,8 +200,7 @@ func (c *cli) dispatch(args []string) error {
 	if isGroup(name) {
 		if len(rest) == 0 || rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help" {
 			if len(rest) == 0 {
-				c.groupUsage(c.stderr, name)
-				return usagef("", "%q needs a subcommand", name)
+				return usagef(name, "%q needs a subcommand", name)
 			}
 			c.groupUsage(c.stdout, name)
 			return errHelpShown
@@ -361,4 +360,9 @@ const versionUsage = `Usage: nerveskey version
 
 Prints the module version nerveskey was built from ("(devel)" for a build
 from a checkout).
+
+Examples:
+
+	$ go install github.com/nerveskey/nerveskey/cmd/nerveskey@latest
+	$ nerveskey version
 `

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nerveskey/nerveskey"
+)
+
+const provisionUsage = `Usage: nerveskey provision --signer-cert FILE --signer-key FILE [--sn S] [--board B]
+                           [--dry-run] [--yes] [--json] [--new-key]
+                           [--volatile --activation-key HEX --encryption-key HEX]
+
+Provisions a blank chip as a NervesKey, byte for byte as nerves_key's
+NervesKey.provision does: the NervesKey configuration, the manufacturer
+serial number and board name in the OTP zone, a device key generated in
+slot 0 that never leaves the chip, a device certificate signed by the
+signer, then the locks.
+
+Examples:
+
+	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --dry-run
+	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --sn NK-000123 --board rpi4
+	$ nerveskey --sim chip.json provision --signer-cert signer.cert --signer-key signer.key --yes --json
+
+Every input (signer certificate and key, serial number, board name, the
+chip's revision and lock state, the clock) is checked and the plan printed
+before the first write; --dry-run stops there. Locking the configuration
+and data zones is irreversible, so provision asks for confirmation on a
+terminal; scripts pass --yes (without a terminal and without --yes it
+refuses). Progress goes to stderr, "nerveskey: step 4/9: ...", or with
+--json to stdout as one JSON object per line:
+
+	{"action": "start", "steps": 9, "plan": {...}}     inputs checked, about to write
+	{"action": "step", "step": 4, "steps": 9, "name": "...", "state": "begin"|"end"|"skipped", "detail": "..."}
+	{"action": "done"}                                 provisioned (or dry run passed)
+	{"action": "fail", "error": "..."}                 failed; the error is also on stderr
+
+Provisioning is resumable: if it is interrupted (power cut, Ctrl-C, bus
+error), run the same command again to finish the chip; the key left in
+slot 0 is reused unless --new-key. With --sim the image file is written
+only when provisioning succeeds; a real chip keeps whatever an interrupted
+run wrote, which is why the next run resumes.
+`
+
+// An event is one line of the --json stream of provision. Action is
+// "start" (inputs checked; Plan says what will be written), "step" (a
+// step begins, ends or is skipped), "done" (success) or "fail" (Error).
+type event struct {
+	Action string `json:"action"`
+	Step   int    `json:"step,omitempty"`
+	Steps  int    `json:"steps,omitempty"`
+	Name   string `json:"name,omitempty"`
+	State  string `json:"state,omitempty"` // "begin", "end" or "skipped"
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+	Plan   *plan  `json:"plan,omitempty"`
+}
+
+// A plan is what provision is about to write.
+type plan struct {
+	Chip           string `json:"chip"`     // where: the bus or the sim file
+	Revision       string `json:"revision"` // e.g. "ATECC608B"
+	Serial         string `json:"serial"`   // 9-byte chip serial, hex
+	ManufacturerSN string `json:"manufacturer_sn"`
+	BoardName      string `json:"board_name"`
+	Signer         string `json:"signer"`           // signer certificate subject
+	SignerNotAfter string `json:"signer_not_after"` // RFC 3339
+	Volatile       bool   `json:"volatile"`
+}
+
+func (c *cli) provision(args []string) error {
+	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	certFile := fs.String("signer-cert", "", "the signer certificate PEM `FILE`")
+	keyFile := fs.String("signer-key", "", "the signer private key PEM `FILE`")
+	var sn, board optString
+	fs.Var(&sn, "sn", "the manufacturer serial number `S`, 1 to 32 bytes, the device certificate's CN (default the chip serial in Base32, as nerves_key)")
+	fs.Var(&board, "board", "the board name `B`, at most 10 bytes (default NervesKey)")
+	dryRun := fs.Bool("dry-run", false, "check everything, print the plan and write nothing")
+	yes := fs.Bool("yes", false, "do not ask for confirmation before the irreversible locks")
+	asJSON := fs.Bool("json", false, "stream progress as JSON objects, one per line, on stdout")
+	newKey := fs.Bool("new-key", false, "always generate a new device key, never reuse one left by an interrupted run")
+	volatile := fs.Bool("volatile", false, "provision a volatile key (ATECC608A/B): it works only after --activation-key sets the chip's latch")
+	encKeyHex := fs.String("encryption-key", "", "with --volatile: the 16-byte encryption key for slot 2, as 32 `HEX` digits")
+	if _, err := c.parse(fs, provisionUsage, args, 0, 0); err != nil {
+		return err
+	}
+	opts := &nerveskey.ProvisionOptions{NewKey: *newKey}
+	if *volatile {
+		if c.g.activationKey == nil || *encKeyHex == "" {
+			return usagef("provision", "provision: --volatile needs --activation-key HEX and --encryption-key HEX")
+		}
+		enc, err := parseHex(*encKeyHex, 16)
+		if err != nil {
+			return usagef("provision", "--encryption-key: %v", err)
+		}
+		opts.Volatile = &nerveskey.VolatileKeys{}
+		copy(opts.Volatile.Activation[:], c.g.activationKey)
+		copy(opts.Volatile.Encryption[:], enc)
+	} else if *encKeyHex != "" {
+		return usagef("provision", "provision: --encryption-key needs --volatile")
+	}
+	if !*yes && !*dryRun && !isTerminal(c.stdin) {
+		return &usageError{
+			msg:  "provision: refusing to lock the chip without confirmation (stdin is not a terminal)",
+			hint: "add --yes to confirm in a script, or --dry-run to check without writing",
+		}
+	}
+	signerCert, signer, err := c.loadSigner("provision", *certFile, *keyFile)
+	if err != nil {
+		return err
+	}
+
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	var out *json.Encoder
+	if *asJSON {
+		out = json.NewEncoder(c.stdout)
+	}
+	err = s.finish(func() error {
+		in, err := s.Info(c.ctx)
+		if err != nil {
+			return err
+		}
+		info := nerveskey.ProvisioningInfo{ManufacturerSN: in.DefaultManufacturerSN, BoardName: "NervesKey"}
+		if sn.set {
+			info.ManufacturerSN = sn.v
+		}
+		if board.set {
+			info.BoardName = board.v
+		}
+		// Validate everything, writing nothing.
+		check := *opts
+		check.DryRun = true
+		if err := s.Provision(c.ctx, info, signerCert, signer, &check); err != nil {
+			return provisionError(err)
+		}
+		p := &plan{
+			Chip:           c.where(),
+			Revision:       in.Revision,
+			Serial:         hex.EncodeToString(in.Serial[:]),
+			ManufacturerSN: info.ManufacturerSN,
+			BoardName:      info.BoardName,
+			Signer:         signerCert.Subject.String(),
+			SignerNotAfter: signerCert.NotAfter.UTC().Format(time.RFC3339),
+			Volatile:       opts.Volatile != nil,
+		}
+		if out != nil {
+			out.Encode(event{Action: "start", Steps: nerveskey.NumSteps, DryRun: *dryRun, Plan: p})
+		}
+		c.printPlan(p)
+		if *dryRun {
+			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
+			return nil
+		}
+		if !*yes {
+			if err := c.confirm("lock this chip as a NervesKey; this cannot be undone"); err != nil {
+				return err
+			}
+		}
+		opts.Progress = func(e nerveskey.StepEvent) { c.progress(out, e) }
+		if err := s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
+			return provisionError(err)
+		}
+		return nil
+	}())
+	if out != nil {
+		if err != nil {
+			out.Encode(event{Action: "fail", Error: oneLine(err.Error())})
+		} else {
+			out.Encode(event{Action: "done", DryRun: *dryRun})
+		}
+	} else if err == nil && !*dryRun {
+		fmt.Fprintln(c.stdout, "provisioned")
+	}
+	return err
+}
+
+// optString is a string flag that records whether it was given.
+type optString struct {
+	v   string
+	set bool
+}
+
+func (o *optString) String() string     { return o.v }
+func (o *optString) Set(s string) error { o.v, o.set = s, true; return nil }
+
+// where names the chip for the plan.
+func (c *cli) where() string {
+	if c.g.sim != "" {
+		return "sim " + c.g.sim
+	}
+	bus := c.g.bus
+	if bus == "" {
+		bus = "the first I2C bus"
+	}
+	addr := c.g.options().Addr
+	if addr == 0 {
+		addr = 0x60
+	}
+	return fmt.Sprintf("%s at 0x%02x", bus, addr)
+}
+
+func (c *cli) printPlan(p *plan) {
+	fmt.Fprintf(c.stderr, "nerveskey: plan: provision the %s with serial %s (%s)\n", p.Revision, p.Serial, p.Chip)
+	fmt.Fprintf(c.stderr, "nerveskey: plan: manufacturer serial number %q, board name %q\n", p.ManufacturerSN, p.BoardName)
+	fmt.Fprintf(c.stderr, "nerveskey: plan: device certificate signed by %s (signer valid until %s)\n", p.Signer, p.SignerNotAfter[:10])
+	if p.Volatile {
+		fmt.Fprintln(c.stderr, "nerveskey: plan: volatile key: it will sign only after --activation-key sets the chip's latch")
+	}
+	fmt.Fprintln(c.stderr, "nerveskey: plan: then lock the configuration and data zones and the key slot (irreversible)")
+}
+
+// progress reports one provisioning step.
+func (c *cli) progress(out *json.Encoder, e nerveskey.StepEvent) {
+	state := "begin"
+	switch {
+	case e.Skipped:
+		state = "skipped"
+	case e.Done:
+		state = "end"
+	}
+	if out != nil {
+		out.Encode(event{Action: "step", Step: int(e.Step), Steps: nerveskey.NumSteps, Name: e.Step.String(), State: state, Detail: e.Detail})
+		return
+	}
+	prefix := fmt.Sprintf("nerveskey: step %d/%d: %s", int(e.Step), nerveskey.NumSteps, e.Step)
+	switch {
+	case e.Skipped:
+		fmt.Fprintf(c.stderr, "%s: skipped (%s)\n", prefix, e.Detail)
+	case !e.Done:
+		fmt.Fprintln(c.stderr, prefix)
+	case e.Detail != "":
+		fmt.Fprintf(c.stderr, "%s: %s\n", prefix, e.Detail)
+	}
+}
+
+// confirm asks on the terminal; anything but "yes" aborts.
+func (c *cli) confirm(what string) error {
+	fmt.Fprintf(c.stderr, "nerveskey: about to %s. Type yes to continue: ", what)
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("not confirmed; nothing was written")
+	}
+	return nil
+}
+
+// provisionError adds hints to provisioning errors.
+func provisionError(err error) error {
+	switch {
+	case errors.Is(err, nerveskey.ErrAlreadyProvisioned):
+		return withHint(err, "'nerveskey info' shows the chip; 'nerveskey aux provision' adds a second certificate")
+	case errors.Is(err, nerveskey.ErrNotCompressible):
+		return withHint(err, "make a signer with 'nerveskey signer create NAME'")
+	}
+	return err
+}
+
+const auxProvisionUsage = `Usage: nerveskey aux provision --signer-cert FILE --signer-key FILE [--dry-run]
+
+Signs a second ("aux") device certificate for the chip's key with another
+signer and stores it in slots 9, 14 and 15, as nerves_key's
+provision_aux_certificates does. It replaces an aux pair already there.
+The chip must be provisioned. Nothing is locked.
+
+Examples:
+
+	$ nerveskey aux provision --signer-cert backup-signer.cert --signer-key backup-signer.key
+	$ nerveskey cert device --aux
+`
+
+func (c *cli) auxProvision(args []string) error {
+	fs := flag.NewFlagSet("aux provision", flag.ContinueOnError)
+	certFile := fs.String("signer-cert", "", "the signer certificate PEM `FILE`")
+	keyFile := fs.String("signer-key", "", "the signer private key PEM `FILE`")
+	dryRun := fs.Bool("dry-run", false, "check everything and write nothing")
+	if _, err := c.parse(fs, auxProvisionUsage, args, 0, 0); err != nil {
+		return err
+	}
+	signerCert, signer, err := c.loadSigner("aux provision", *certFile, *keyFile)
+	if err != nil {
+		return err
+	}
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	return s.finish(func() error {
+		if err := s.ProvisionAux(c.ctx, signerCert, signer, &nerveskey.ProvisionOptions{DryRun: *dryRun}); err != nil {
+			return keyError(err)
+		}
+		if *dryRun {
+			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
+			return nil
+		}
+		fmt.Fprintf(c.stderr, "nerveskey: wrote the aux certificates (signed by %s) to slots 9, 14 and 15\n", signerCert.Subject)
+		return nil
+	}())
+}
+
+const auxClearUsage = `Usage: nerveskey aux clear
+
+Erases the aux certificate pair (writes zeros to slots 9, 14 and 15), as
+nerves_key's clear_aux_certificates does. The primary certificate and the
+key are not touched.
+
+Examples:
+
+	$ nerveskey aux clear
+	$ nerveskey info --json | jq .has_aux
+`
+
+func (c *cli) auxClear(args []string) error {
+	fs := flag.NewFlagSet("aux clear", flag.ContinueOnError)
+	if _, err := c.parse(fs, auxClearUsage, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	return s.finish(func() error {
+		// ClearAux writes without checking the data lock; before it the
+		// chip refuses the writes with a bare status error.
+		in, err := s.Info(c.ctx)
+		if err != nil {
+			return err
+		}
+		if !in.Provisioned {
+			return keyError(fmt.Errorf("clear aux: %w", nerveskey.ErrNotProvisioned))
+		}
+		if err := s.ClearAux(c.ctx); err != nil {
+			return keyError(err)
+		}
+		fmt.Fprintln(c.stderr, "nerveskey: cleared the aux certificates")
+		return nil
+	}())
+}
