@@ -162,4 +162,3 @@ func (c *cli) loadSigner(cmd, certFile, keyFile string) (*x509.Certificate, cryp
 	}
 	return crt, key, nil
 }
-
