@@ -127,6 +127,7 @@ func TestBadInputs(t *testing.T) {
 		{"device create wrong key", []string{"device", "create", "d", "--signer-cert", "signer.cert", "--signer-key", "aux-signer.key"}, "", 1, "does not match"},
 		{"device create exists", []string{"device", "create", "signer", "--signer-cert", "signer.cert", "--signer-key", "signer.key"}, "", 1, "already exists"},
 		{"sim and bus", []string{"--sim", "608a.json", "--bus", "/dev/i2c-1", "info"}, "", 2, "exclude"},
+		{"no such bus", []string{"--bus", "/dev/i2c-99", "info"}, "", 1, "/dev/i2c-99"},
 		{"bad activation key", []string{"--sim", "608a.json", "--activation-key", "11", "info"}, "", 2, "16"},
 	}
 	for _, tt := range tests {

@@ -297,3 +297,32 @@ func TestSignVerifiesAcrossRevisions(t *testing.T) {
 		}
 	}
 }
+
+// TestVolatile provisions a volatile-key 608B: it signs only with the
+// activation key, and a wrong one is refused.
+func TestVolatile(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, dir, "signer.cert")
+	copyFile(t, dir, "signer.key")
+	ok(t, dir, "", "sim", "new", "chip.json", "--revision", "608b")
+	act := "00112233445566778899aabbccddeeff"
+	ok(t, dir, "", "--sim", "chip.json", "--activation-key", act, "provision", "--volatile",
+		"--encryption-key", "ffeeddccbbaa99887766554433221100", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes")
+	if out := ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout; !strings.Contains(out, `"mode":"volatile"`) {
+		t.Errorf("info: %s", out)
+	}
+	before := readFile(t, filepath.Join(dir, "chip.json"))
+	checkError(t, nk(t, dir, "msg", "--sim", "chip.json", "sign"), 1, "activation key")
+	checkError(t, nk(t, dir, "msg", "--sim", "chip.json", "sign", "--activation-key", "00112233445566778899aabbccddeefe"), 1, "activation key")
+	ok(t, dir, "", "--sim", "chip.json", "selftest", "--activation-key", act)
+	checkError(t, nk(t, dir, "", "--sim", "chip.json", "cert", "device"), 1, "activation key")
+	dev := parsePEMCert(t, ok(t, dir, "", "--sim", "chip.json", "cert", "device", "--activation-key", act).stdout)
+	sig, _ := hex.DecodeString(strings.TrimSpace(ok(t, dir, "msg", "--sim", "chip.json", "sign", "--activation-key", act).stdout))
+	d := sha256.Sum256([]byte("msg"))
+	if !ecdsa.VerifyASN1(dev.PublicKey.(*ecdsa.PublicKey), d[:], sig) {
+		t.Error("volatile-key signature does not verify")
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(dir, "chip.json")), before) {
+		t.Error("using the chip changed the image")
+	}
+}

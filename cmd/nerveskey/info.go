@@ -146,11 +146,8 @@ func (c *cli) cert(args []string) error {
 
 // certError adds hints to certificate read errors.
 func certError(err error) error {
-	switch {
-	case errors.Is(err, nerveskey.ErrNotProvisioned):
-		return keyError(err)
-	case errors.Is(err, nerveskey.ErrNoAux):
+	if errors.Is(err, nerveskey.ErrNoAux) {
 		return withHint(err, "write aux certificates with 'nerveskey aux provision'")
 	}
-	return err
+	return keyError(err)
 }

@@ -1,6 +1,3 @@
-// Command nerveskey provisions and inspects NervesKey secure elements
-// (ATECC508A/608A/608B), on an I2C bus or on a simulated chip stored in a
-// file. Run "nerveskey --help" for its commands.
 package main
 
 import (

@@ -41,7 +41,7 @@ func keyError(err error) error {
 	case errors.Is(err, nerveskey.ErrNotProvisioned):
 		return withHint(err, "provision the chip first: nerveskey provision --signer-cert F --signer-key F")
 	case errors.Is(err, nerveskey.ErrActivationKey):
-		return withHint(err, "a volatile-key chip needs --activation-key HEX")
+		return withHint(err, "give this volatile-key chip's activation key with --activation-key HEX")
 	case errors.Is(err, nerveskey.ErrNotNervesKey):
 		return withHint(err, "for a Trust&Go part, add --type trust_and_go")
 	}
