@@ -733,14 +733,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		if slots, err = p.slotImages(comp); err != nil {
 			return "", err
 		}
-		return "", d.Do(ctx, func(s *atecc.Session) error {
-			for i := 1; i < atecc.NumSlots; i++ {
-				if err := s.WriteSlot(ctx, i, slots[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return "", p.writeSlots(ctx, &slots, false)
 	})
 	if err != nil {
 		return err
@@ -759,18 +752,66 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		return err
 	}
 	err = p.run(ctx, StepLockData, func() (string, error) {
-		if err := d.LockData(ctx, dataCRC(&slots, &p.otp)); err != nil {
+		crc := dataCRC(&slots, &p.otp)
+		err := d.LockData(ctx, crc)
+		if err == nil {
+			return "", nil
+		}
+		if !errors.Is(err, ErrExecution) {
+			return "", err
+		}
+		// The all-zero slots were not written; the chip's differ (factory
+		// contents, an interrupted run). Write them and lock again.
+		if err := p.writeSlots(ctx, &slots, true); err != nil {
+			return "", err
+		}
+		if err := d.LockData(ctx, crc); err != nil {
 			if errors.Is(err, ErrExecution) {
 				return "", fmt.Errorf("%w: the chip refused the data lock, so its slots or OTP differ from what was written (nothing was locked; run Provision again): %w", ErrVerify, err)
 			}
 			return "", err
 		}
-		return "", nil
+		return "wrote the unused slots as zeros first", nil
 	})
 	if err != nil {
 		return err
 	}
 	return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, keySlots(p.volatile)) })
+}
+
+// writeSlots writes the slot images that hold data (zeros false) or the
+// all-zero ones (zeros true), each as nerves_key's write_padded does:
+// 32-byte writes of the slot zero-padded to a multiple of 32 bytes.
+//
+// The all-zero slots (1–9 and 13–15 unless volatile) are at first not
+// written: the data lock carries the CRC of the full images, so if the
+// chip already holds zeros there (a blank chip) the lock succeeds and 39
+// writes are saved; if not, the chip refuses the lock, nothing is locked,
+// and they are written before locking again. The check is a 16-bit CRC: a
+// chip whose unused slots hold other bytes has a 1 in 65536 chance of
+// passing it anyway, leaving those bytes in slots Elixir would have zeroed
+// (never in slots 10–12 or the OTP, which are always written and read back).
+func (p *provisioning) writeSlots(ctx context.Context, slots *[atecc.NumSlots][]byte, zeros bool) error {
+	return p.c.dev.Do(ctx, func(s *atecc.Session) error {
+		for i := 1; i < atecc.NumSlots; i++ {
+			if provAllZero(slots[i]) != zeros {
+				continue
+			}
+			if err := s.WriteSlot(ctx, i, slots[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func provAllZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *ProvisionOptions) newKey() bool { return o != nil && o.NewKey }

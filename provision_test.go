@@ -25,6 +25,7 @@ import (
 	"github.com/nerveskey/nerveskey"
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
+	"github.com/nerveskey/nerveskey/internal/i2c"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -581,11 +582,23 @@ func TestProvisionReusesKey(t *testing.T) {
 // chip must end correctly provisioned with certificates that verify.
 func TestProvisionPowerCutMatrix(t *testing.T) {
 	signerCert, signerKey := testSigner(t)
-	for _, rev := range revisions {
-		t.Run(rev.String(), func(t *testing.T) {
+	type tc struct {
+		rev nerveskeytest.Revision
+		vol *nerveskey.VolatileKeys
+	}
+	cases := []tc{{rev: nerveskeytest.ATECC508A}, {rev: nerveskeytest.ATECC608A}, {rev: nerveskeytest.ATECC608B},
+		{rev: nerveskeytest.ATECC608B, vol: &nerveskey.VolatileKeys{Activation: [16]byte{0xAC}, Encryption: [16]byte{0xEC}}}}
+	for _, tc := range cases {
+		rev := tc.rev
+		name := rev.String()
+		if tc.vol != nil {
+			name += "/volatile"
+		}
+		popts := func() *nerveskey.ProvisionOptions { return provOpts(&nerveskey.ProvisionOptions{Volatile: tc.vol}) }
+		t.Run(name, func(t *testing.T) {
 			sim, c := newBlankChip(t, rev, &nerveskey.Options{RetryBudget: -1})
 			sim.ResetStats()
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts()); err != nil {
 				t.Fatal(err)
 			}
 			total := sim.Stats().Transactions
@@ -597,7 +610,7 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 			for n := 1; n <= total; n += step {
 				sim, c := newBlankChip(t, rev, &nerveskey.Options{RetryBudget: -1})
 				sim.SetFaults(nerveskeytest.Faults{PowerCutAfter: n})
-				err1 := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
+				err1 := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
 				if err1 != nil {
 					interrupted++
 				}
@@ -606,7 +619,7 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 				if err != nil {
 					t.Fatalf("cut after %d: reopen: %v", n, err)
 				}
-				err2 := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
+				err2 := c2.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
 				if err2 != nil && !(err1 == nil && errors.Is(err2, nerveskey.ErrAlreadyProvisioned)) {
 					t.Errorf("cut after %d (first run: %v): re-run: %v", n, err1, err2)
 					continue
@@ -614,10 +627,10 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 				if st := sim.Stats(); st.Slot0Reads+st.Slot0Writes != 0 {
 					t.Errorf("cut after %d: slot 0 touched", n)
 				}
-				checkProvisioned(t, sim, testInfo, signerCert, nil)
+				checkProvisioned(t, sim, testInfo, signerCert, tc.vol)
 				pass++
 			}
-			t.Logf("%v: N_total = %d transactions; %d cut points tried, %d interrupted the first run, %d ended provisioned", rev, total, (total+step-1)/step, interrupted, pass)
+			t.Logf("%s: N_total = %d transactions; %d cut points tried, %d interrupted the first run, %d ended provisioned", name, total, (total+step-1)/step, interrupted, pass)
 		})
 	}
 }
@@ -712,3 +725,195 @@ func TestProvisionOpenSSL(t *testing.T) {
 func bigOne() *big.Int { return big.NewInt(1) }
 
 func pkixName(cn string) pkix.Name { return pkix.Name{CommonName: cn} }
+
+// elixirProvision replays nerves_key's provision/4 command sequence
+// (spec/nerves_key.md §4.1, §3.2, §8) on d, one request per wake cycle as
+// the Elixir driver sends them: config_compatible? reads the config (4
+// reads; configured? and configure hit the response cache), 12 config
+// writes, the config lock, 2 OTP writes, GenKey, device_sn reads the
+// config again (the cache was flushed), 48 padded slot writes, the data
+// lock and the slot-0 lock. Nothing is read back.
+func elixirProvision(ctx context.Context, d *atecc.Dev, slots *[16][]byte, otp [64]byte) error {
+	one := func(f func(s *atecc.Session) error) error { return d.Do(ctx, f) }
+	var cfg atecc.Config
+	readConfig := func() error {
+		for blk := range 4 {
+			err := one(func(s *atecc.Session) error {
+				b, err := s.Read(ctx, atecc.ZoneConfig, atecc.ConfigAddr(blk, 0), 32)
+				copy(cfg[blk*32:], b)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := readConfig(); err != nil {
+		return err
+	}
+	want := cfg
+	want[18], want[19] = 0xAA, 0
+	copy(want[20:52], mustHex("87200f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f2f0f2f0f2f0f2f0f0f0f0f"))
+	copy(want[92:96], []byte{0, 0, 0, 0})
+	copy(want[96:128], mustHex("33001c001c001c001c001c001c001c003c003c003c0030003c003c003c003c00"))
+	type w struct{ addr, n int }
+	writes := []w{{4, 4}, {5, 4}, {6, 4}, {7, 4}, {8, 32}, {16, 4}, {17, 4}, {18, 4}, {19, 4}, {20, 4}, {23, 4}, {24, 32}}
+	for _, x := range writes {
+		if err := one(func(s *atecc.Session) error {
+			return s.Write(ctx, atecc.ZoneConfig, uint16(x.addr), want[x.addr*4:x.addr*4+x.n])
+		}); err != nil {
+			return err
+		}
+	}
+	if err := one(func(s *atecc.Session) error { return s.LockConfig(ctx, want.CRC()) }); err != nil {
+		return err
+	}
+	for _, a := range []int{0, 8} {
+		if err := one(func(s *atecc.Session) error { return s.Write(ctx, atecc.ZoneOTP, uint16(a), otp[a*4:a*4+32]) }); err != nil {
+			return err
+		}
+	}
+	if err := one(func(s *atecc.Session) error { _, err := s.GenKey(ctx, 0, true); return err }); err != nil {
+		return err
+	}
+	if err := readConfig(); err != nil {
+		return err
+	}
+	var sum []byte
+	for slot := 1; slot < 16; slot++ {
+		sum = append(sum, slots[slot]...)
+		padded := append(append([]byte{}, slots[slot]...), make([]byte, 31)...)
+		for blk := 0; blk*32 < len(slots[slot]); blk++ {
+			if err := one(func(s *atecc.Session) error {
+				return s.Write(ctx, atecc.ZoneData, atecc.DataAddr(slot, blk, 0), padded[blk*32:blk*32+32])
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	sum = append(sum, otp[:]...)
+	if err := one(func(s *atecc.Session) error { return s.LockData(ctx, crc16(sum)) }); err != nil {
+		return err
+	}
+	return one(func(s *atecc.Session) error { return s.LockSlot(ctx, 0) })
+}
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// crc16 is the chip's CRC-16 (polynomial 0x8005, LSB-first, initial 0).
+func crc16(b []byte) uint16 {
+	var crc uint16
+	for _, x := range b {
+		for i := range 8 {
+			bit := uint16(x>>i) & 1
+			if bit != crc>>15 {
+				crc = crc<<1 ^ 0x8005
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// BenchmarkProvision reports the modeled bus time and transactions of a
+// full provisioning run of a blank chip: Provision (which also verifies
+// and reads back) against a replay of nerves_key's command sequence with
+// the Elixir driver's wait strategy, on the same simulator.
+func BenchmarkProvision(b *testing.B) {
+	signerCert, signerKey := testSigner(b)
+	report := func(b *testing.B, st nerveskeytest.Stats, n int) {
+		b.ReportMetric(float64(st.BusTime.Microseconds())/1000/float64(n), "bus-ms/op")
+		b.ReportMetric(float64(st.Transactions)/float64(n), "i2c-tx/op")
+		b.ReportMetric(float64(st.Commands)/float64(n), "cmds/op")
+	}
+	for _, rev := range revisions {
+		b.Run(rev.String()+"/nerveskey", func(b *testing.B) {
+			var total nerveskeytest.Stats
+			n := 0
+			for b.Loop() {
+				sim, c := newBlankChip(b, rev, nil)
+				sim.ResetStats()
+				if err := c.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+					b.Fatal(err)
+				}
+				st := sim.Stats()
+				total.BusTime += st.BusTime
+				total.Transactions += st.Transactions
+				total.Commands += st.Commands
+				n++
+			}
+			report(b, total, n)
+		})
+		b.Run(rev.String()+"/elixir", func(b *testing.B) {
+			// The slot contents do not change the timing; take them from
+			// a nerveskey-provisioned chip.
+			sim0, c0 := newBlankChip(b, rev, nil)
+			if err := c0.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+				b.Fatal(err)
+			}
+			img0 := sim0.Image()
+			var total nerveskeytest.Stats
+			n := 0
+			for b.Loop() {
+				sim, err := nerveskeytest.NewChipFromImage(blankImage(b, revNames[rev]), &nerveskeytest.Options{Seed: 7})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := atecc.New(sim, &atecc.Options{Wait: i2c.WaitElixir, WakeDelay: 2 * time.Millisecond})
+				if _, err := d.Revision(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				sim.ResetStats()
+				if err := elixirProvision(b.Context(), d, &img0.Slots, img0.OTP); err != nil {
+					b.Fatal(err)
+				}
+				st := sim.Stats()
+				total.BusTime += st.BusTime
+				total.Transactions += st.Transactions
+				total.Commands += st.Commands
+				n++
+				sim.Close()
+			}
+			report(b, total, n)
+		})
+	}
+}
+
+// TestProvisionNonZeroFactorySlots: when the unused slots do not hold
+// zeros, the first data lock is refused and Provision writes them, ending
+// with nerves_key's bytes.
+func TestProvisionNonZeroFactorySlots(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	img := blankImage(t, "608b")
+	for s := 1; s < 16; s++ {
+		img.Slots[s] = bytes.Repeat([]byte{0xA5}, len(img.Slots[s]))
+	}
+	sim, c := chipFromImage(t, img, nil)
+	var detail string
+	err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+		Progress: func(e nerveskey.StepEvent) {
+			if e.Step == nerveskey.StepLockData && e.Done {
+				detail = e.Detail
+			}
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(detail)
+	got := sim.Image()
+	for _, s := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15} {
+		if !bytes.Equal(got.Slots[s], make([]byte, len(got.Slots[s]))) {
+			t.Errorf("slot %d: %x", s, got.Slots[s])
+		}
+	}
+	checkProvisioned(t, sim, testInfo, signerCert, nil)
+}
