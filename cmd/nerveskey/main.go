@@ -284,13 +284,31 @@ func printFlags(w io.Writer, fs *flag.FlagSet, skip map[string]bool) {
 		if typ != "" {
 			head += " " + typ
 		}
-		fmt.Fprintf(w, "\t%s\n", head)
-		fmt.Fprintf(w, "\t\t%s", usage)
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\t%s\n", head)
+		for _, line := range wrap(usage, 60) {
+			fmt.Fprintf(w, "\t\t%s\n", line)
+		}
 	}
+}
+
+// wrap splits s into lines of at most width bytes, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
 }
 
 // parse parses a subcommand's flags, which may be mixed with its

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -80,8 +81,15 @@ func (c *cli) settingsGet(args []string) error {
 // writes without loss of meaning, or fails.
 func settingsToJSON(v any) (any, error) {
 	switch v := v.(type) {
-	case nil, bool, int64, float64:
+	case nil, bool, int64:
 		return v, nil
+	case float64:
+		// Keep floats floats: 1.0 must not come back as the integer 1.
+		f := strconv.FormatFloat(v, 'g', -1, 64)
+		if !strings.ContainsAny(f, ".eEn") {
+			f += ".0"
+		}
+		return json.Number(f), nil
 	case string:
 		if !utf8.ValidString(v) {
 			return nil, fmt.Errorf("binary %q is not UTF-8 text", v)
