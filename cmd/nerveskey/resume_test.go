@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
+)
+
+// TestProvisionResumes interrupts a provisioning run after the
+// configuration lock (as a power cut would leave a real chip), saves that
+// chip as an image, and checks that the CLI finishes it.
+func TestProvisionResumes(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
+	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
+	defer sim.Close()
+	chip, err := nerveskey.OpenChip(t.Context(), sim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
+		if e.Step == nerveskey.StepLockConfig && e.Done {
+			cancel()
+		}
+	}}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
+	if err := chip.Provision(ctx, info, signerCert, signer, opts); err == nil {
+		t.Fatal("interrupted Provision succeeded")
+	}
+	chip.Close()
+	data, err := json.Marshal(sim.Image())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "chip.json"), data)
+
+	var in infoJSON
+	json.Unmarshal([]byte(ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout), &in)
+	if in.Provisioned {
+		t.Fatalf("interrupted chip reads as provisioned: %+v", in)
+	}
+	r := ok(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", certFile, "--signer-key", keyFile,
+		"--sn", "NK-RESUME", "--board", "b", "--yes")
+	if !strings.Contains(r.stderr, "step 3/9: lock configuration zone: skipped") {
+		t.Errorf("the configuration lock was not skipped:\n%s", r.stderr)
+	}
+	ok(t, dir, "", "--sim", "chip.json", "selftest")
+	json.Unmarshal([]byte(ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout), &in)
+	if !in.Provisioned || in.ManufacturerSN != "NK-RESUME" {
+		t.Errorf("after resuming: %+v", in)
+	}
+}
