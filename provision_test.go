@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math/big"
 	"os"
@@ -916,4 +917,162 @@ func TestProvisionNonZeroFactorySlots(t *testing.T) {
 		}
 	}
 	checkProvisioned(t, sim, testInfo, signerCert, nil)
+}
+
+var writeProvisioned = flag.String("nerveskey.write-provisioned", "", "write nerveskey-provisioned chip images to this JSON file (for the Elixir oracle)")
+
+// TestWriteProvisionedImages writes chips provisioned by nerveskey (508A,
+// 608A, 608B; with aux certificates) for the Elixir oracle to read:
+//
+//	go test -run TestWriteProvisionedImages -nerveskey.write-provisioned /tmp/nk.json .
+//	oracle read /tmp/nk.json
+func TestWriteProvisionedImages(t *testing.T) {
+	if *writeProvisioned == "" {
+		t.Skip("set -nerveskey.write-provisioned")
+	}
+	signerCert, signerKey := testSigner(t)
+	auxCert, auxKey := testSigner(t)
+	type vec struct {
+		Name         string               `json:"name"`
+		ChipRevision string               `json:"chip_revision"`
+		Image        *nerveskeytest.Image `json:"image"`
+		SignerCert   string               `json:"signer_cert_pem"`
+		AuxSigner    string               `json:"aux_signer_cert_pem,omitempty"`
+		Info         nerveskey.ProvisioningInfo
+	}
+	var out struct {
+		Generator string `json:"generator"`
+		Vectors   []vec  `json:"vectors"`
+	}
+	out.Generator = "nerveskey Provision/ProvisionAux (provision_test.go TestWriteProvisionedImages)"
+	revNum := map[nerveskeytest.Revision]string{nerveskeytest.ATECC508A: "00005000", nerveskeytest.ATECC608A: "00006002", nerveskeytest.ATECC608B: "00006003"}
+	infos := []nerveskey.ProvisioningInfo{
+		{ManufacturerSN: "NK-GO-508A-0001", BoardName: "go508a"},
+		{ManufacturerSN: "NK-GO-608A-LONG-SERIAL-24B", BoardName: "BoardName1"},
+		{ManufacturerSN: "Grüße-608B-✓", BoardName: ""},
+	}
+	for i, rev := range revisions {
+		for _, aux := range []bool{false, true} {
+			sim, c := newBlankChip(t, rev, nil)
+			if err := c.Provision(t.Context(), infos[i], signerCert, signerKey, provOpts(nil)); err != nil {
+				t.Fatal(err)
+			}
+			v := vec{Name: "nerveskey-" + revNames[rev], ChipRevision: revNum[rev], SignerCert: string(nerveskey.EncodeCertificatePEM(signerCert)), Info: infos[i]}
+			if aux {
+				if err := c.ProvisionAux(t.Context(), auxCert, auxKey, provOpts(nil)); err != nil {
+					t.Fatal(err)
+				}
+				v.Name += "-aux"
+				v.AuxSigner = string(nerveskey.EncodeCertificatePEM(auxCert))
+			}
+			v.Image = sim.Image()
+			out.Vectors = append(out.Vectors, v)
+		}
+	}
+	b, err := json.MarshalIndent(out, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(*writeProvisioned, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestElixirReadsNerveskeyChips checks testdata/nerveskey-provisioned.json:
+// chips provisioned by nerveskey (TestWriteProvisionedImages) and what the
+// real Elixir nerves_key read from them (`oracle read`). Elixir must see a
+// provisioned chip with our serial, board name and certificates, byte for
+// byte as nerveskey rebuilds them, aux included, and no failed command.
+func TestElixirReadsNerveskeyChips(t *testing.T) {
+	b, err := os.ReadFile("testdata/nerveskey-provisioned.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Vectors []struct {
+			Name string
+			Info struct {
+				ManufacturerSN string `json:"manufacturer_sn"`
+				BoardName      string `json:"board_name"`
+			}
+			SignerCertPEM    string          `json:"signer_cert_pem"`
+			AuxSignerCertPEM string          `json:"aux_signer_cert_pem"`
+			Image            json.RawMessage `json:"image"`
+			Elixir           map[string]any  `json:"elixir"`
+			Aux              map[string]any  `json:"aux"`
+			Errors           map[string]any  `json:"errors"`
+			FailedCommands   []any           `json:"failed_commands"`
+		}
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Vectors) == 0 {
+		t.Fatal("no vectors")
+	}
+	for _, v := range f.Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			if len(v.Errors) != 0 || len(v.FailedCommands) != 0 {
+				t.Errorf("Elixir errors %v, failed commands %v", v.Errors, v.FailedCommands)
+			}
+			e := v.Elixir
+			if e["provisioned"] != true || e["config_compatible"] != true || e["manufacturer_sn"] != v.Info.ManufacturerSN || e["board_name"] != v.Info.BoardName {
+				t.Errorf("Elixir read provisioned=%v compatible=%v sn=%q board=%q", e["provisioned"], e["config_compatible"], e["manufacturer_sn"], e["board_name"])
+			}
+			img, err := nerveskeytest.ParseImage(v.Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := atecc.Config(img.Config)
+			priv, err := ecdh.P256().NewPrivateKey(img.Slots[0][4:36])
+			if err != nil {
+				t.Fatal(err)
+			}
+			devXY := priv.PublicKey().Bytes()[1:]
+			pairs := []struct {
+				prefix       string
+				fields       map[string]any
+				dev, pub, sc int
+				signerPEM    string
+			}{{"", e, 10, 11, 12, v.SignerCertPEM}}
+			if e["has_aux"] == true {
+				pairs = append(pairs, struct {
+					prefix       string
+					fields       map[string]any
+					dev, pub, sc int
+					signerPEM    string
+				}{"aux_", v.Aux, 9, 14, 15, v.AuxSignerCertPEM})
+			} else if len(v.AuxSignerCertPEM) != 0 {
+				t.Error("aux written, Elixir sees none")
+			}
+			for _, p := range pairs {
+				sc, _ := cert.ParseCompressed(img.Slots[p.sc])
+				signerDER, err := cert.NervesKeySigner(sc, img.Slots[p.pub][:64])
+				if err != nil {
+					t.Fatal(err)
+				}
+				dc, _ := cert.ParseCompressed(img.Slots[p.dev])
+				devDER, err := cert.NervesKeyDevice(dc, devXY, img.Slots[p.pub][:64], cfg.SerialNumber(), v.Info.ManufacturerSN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := p.fields[p.prefix+"device_cert_elixir"]; got != hex.EncodeToString(devDER) {
+					t.Errorf("%sdevice certificate: Elixir rebuilds %v, nerveskey %x", p.prefix, got, devDER)
+				}
+				if got := p.fields[p.prefix+"signer_cert_elixir"]; got != hex.EncodeToString(signerDER) {
+					t.Errorf("%ssigner certificate differs", p.prefix)
+				}
+				if p.fields[p.prefix+"device_cert_verifies"] != true || p.fields[p.prefix+"signer_cert_verifies"] != true {
+					t.Errorf("%scertificates do not verify in Elixir", p.prefix)
+				}
+				sp, err := nerveskey.ParseCertificatePEM([]byte(p.signerPEM))
+				if err != nil || !bytes.Equal(sp.Raw, signerDER) {
+					t.Errorf("%ssigner on the chip is not the one provisioned", p.prefix)
+				}
+			}
+			if e["sign_digest_verified"] != true {
+				t.Error("Elixir's sign_digest did not verify")
+			}
+		})
+	}
 }

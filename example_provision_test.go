@@ -1,0 +1,83 @@
+package nerveskey_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
+)
+
+// ExampleChip_Provision provisions a blank chip with a new signer. On
+// hardware, open the chip with nerveskey.OpenBus(ctx, "/dev/i2c-1", nil)
+// and load the signer with nerveskey.LoadSigner (or use an HSM or KMS
+// crypto.Signer for the key).
+func ExampleChip_Provision() {
+	ctx := context.Background()
+	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608B})
+	defer sim.Close()
+	chip, err := nerveskey.OpenChip(ctx, sim, nil) // hardware: nerveskey.OpenBus(ctx, "/dev/i2c-1", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer chip.Close()
+
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) // use time.Now() in a factory tool
+	signerCert, signerKey, err := nerveskey.NewSigner(nil, 5, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-000123", BoardName: "widget"}
+	err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
+		Now: func() time.Time { return now },
+		Progress: func(e nerveskey.StepEvent) {
+			if e.Done {
+				fmt.Printf("step %d/%d: %v\n", e.Step, nerveskey.NumSteps, e.Step)
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := chip.Key(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("provisioned; device key is %T\n", key.Public())
+
+	err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{Now: func() time.Time { return now }})
+	fmt.Println(err)
+	// Output:
+	// step 1/9: validate inputs and chip
+	// step 2/9: write configuration
+	// step 3/9: lock configuration zone
+	// step 4/9: write OTP (serial number, board name)
+	// step 5/9: generate device key (slot 0)
+	// step 6/9: write certificates (slots 1-15)
+	// step 7/9: verify certificates
+	// step 8/9: lock data and OTP zones
+	// step 9/9: read back, verify and lock key slot
+	// provisioned; device key is *ecdsa.PublicKey
+	// nerveskey: provision: chip already provisioned (data zone and key slot locked)
+}
+
+// ExampleNewDebugDevice makes a device certificate without a chip, as
+// "mix nerves_key.device create" does, to test a service.
+func ExampleNewDebugDevice() {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	signerCert, signerKey, err := nerveskey.NewSigner(nil, 1, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dev, _, err := nerveskey.NewDebugDevice(nil, "test-device-1", signerCert, signerKey, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dev.Subject.CommonName, dev.Issuer.CommonName, dev.NotBefore, dev.NotAfter)
+	fmt.Println(dev.CheckSignatureFrom(signerCert))
+	// Output:
+	// test-device-1 Signer 2026-06-01 12:00:00 +0000 UTC 2057-06-01 12:00:00 +0000 UTC
+	// <nil>
+}
