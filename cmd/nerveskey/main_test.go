@@ -182,6 +182,9 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
+	if v := ok(t, dir, "", "version"); !strings.HasPrefix(v.stdout, "nerveskey ") {
+		t.Errorf("version: %q", v.stdout)
+	}
 	for _, group := range []string{"sim", "signer", "device", "aux", "settings"} {
 		r := ok(t, dir, "", group, "--help")
 		golden(t, "help-"+group, r.stdout)
