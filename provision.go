@@ -399,8 +399,8 @@ func (p *provisioning) skip(s Step, why string) { p.progress(s, true, true, why)
 // validation and the device certificate (rarely a few times: signatures
 // nerves_key would rebuild wrongly are replaced).
 //
-// See the safety model in the package documentation of this file: inputs
-// are validated before any write (errors: *InputError, ErrConfigIncompatible,
+// The safety model is spelled out in the comment at the top of
+// provision.go (the README quotes it): inputs are validated before any write (errors: *InputError, ErrConfigIncompatible,
 // ErrVolatileUnsupported), the run can be repeated after an interruption at
 // any point, certificates are verified before the data lock, and a chip
 // already provisioned gives ErrAlreadyProvisioned. ctx is checked between
@@ -958,7 +958,8 @@ func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
 // data on a Trust&Go chip but reads it with Trust&Go templates, so its aux
 // certificates never rebuild there; spec/nerves_key.md §4.4). The pair is
 // read back and verified after writing. Only Now, Rand and DryRun of opts
-// are used.
+// are used. On a volatile-key chip, open the Chip with
+// Options.ActivationKey: the device public key needs the persistent latch.
 func (c *Chip) ProvisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
 	if err := c.provisionAux(ctx, signerCert, signer, opts); err != nil {
 		return fmt.Errorf("nerveskey: provision aux: %w", err)
