@@ -519,6 +519,11 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 		c.advance(bit)
 		return nak("address %#02x (injected)", addr)
 	}
+	if len(w) > 0 {
+		// The first write after reads rewinds the output pointer (DS508
+		// §6.6), whatever the write holds.
+		c.outPos = 0
+	}
 	if len(w) > 0 || len(r) == 0 {
 		c.advance(time.Duration(9*len(w)) * bit)
 		if err := c.write(w); err != nil {

@@ -27,7 +27,8 @@
 // checked first (bad CRC: status 0xFF, nothing else changes); a count
 // outside 4..155 is answered 0xFF at once. After the last byte the chip is
 // busy for the command's execution time and NAKs everything. The output
-// read pointer persists across reads and bytes past the end read 0xFF.
+// read pointer persists across reads, bytes past the end read 0xFF, and
+// the first write after reads rewinds it.
 //
 // The commands Read, Write (clear and encrypted), Lock (config, data+OTP,
 // slot; with and without summary CRC), GenKey (create, public, digest
@@ -39,9 +40,10 @@
 // UpdateExtra and the 608 SelfTest. Keys are real P-256 keys: signatures
 // verify with crypto/ecdsa, ECDH agrees with crypto/ecdh. Opcodes a device
 // lacks, unknown opcodes and the modes the simulator does not model
-// (internal Sign, MAC, HMAC, GenDig, DeriveKey, PrivWrite, Pause, AES,
-// KDF, SecureBoot, SHA HMAC/public/context modes, encrypted ECDH,
-// GenKey into TempKey) answer 0x03, the parse error for an unknown command.
+// (internal Sign once it passes its checks, which answer 0x0F; MAC, HMAC,
+// GenDig, DeriveKey, PrivWrite, Pause, AES, KDF, SecureBoot, SHA
+// HMAC/public/context modes, encrypted ECDH, GenKey into TempKey) answer
+// 0x03, the parse error for an unknown command.
 //
 // The policy engine implements the lock-state matrix of spec/atecc.md §4:
 // config, OTP and data zone rules, 32-byte-only writes before the data

@@ -187,7 +187,7 @@ func (c *Chip) cmdSign(cmd command) []byte {
 		return status(statusParse)
 	}
 	if mode&0x80 == 0 {
-		return status(statusParse) // internal Sign is not modeled
+		return c.signInternal(cmd)
 	}
 	if mode&0x01 != 0 {
 		return status(statusParse)
@@ -230,6 +230,27 @@ func (c *Chip) cmdSign(cmd command) []byte {
 	r.FillBytes(out[:32])
 	s.FillBytes(out[32:])
 	return out
+}
+
+// signInternal applies the checks of an internal Sign (atecc.md §4.1,
+// §5.5): refused with 0x0F before the data lock, without ReadKey bit 1, or
+// without a valid TempKey made by GenKey or GenDig. The signed message
+// itself is not modeled, so a Sign that passes every check answers 0x03.
+func (c *Chip) signInternal(cmd command) []byte {
+	slot := int(cmd.p2 & 0xF)
+	tk := c.vol.tk
+	c.useTempKey()
+	switch {
+	case !c.dataLocked():
+		return status(statusExecution)
+	case !c.eccSlotOK(slot), !c.keyValid[slot], !c.authorized(slot):
+		return status(statusExecution)
+	case readKey(c.slotConfig(slot))&0x2 == 0:
+		return status(statusExecution)
+	case !tk.valid || !(tk.genDigData || tk.genKeyData):
+		return status(statusExecution)
+	}
+	return status(statusParse)
 }
 
 func (c *Chip) cmdECDH(cmd command) []byte {

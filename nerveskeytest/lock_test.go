@@ -145,7 +145,7 @@ func TestProvisionBlankChip(t *testing.T) {
 			h.wantStatus(statusExecution, opWrite, 0x81, 0, make([]byte, 32))     // OTP read-only
 			h.wantStatus(statusExecution, opGenKey, 0x04, 0, nil)                 // slot 0 locked
 			h.wantStatus(statusExecution, opRead, 0x82, 0, nil)
-			h.wantStatus(c.opts.Profile.BadAddressStatus, opRead, 0x02, 2<<8|10<<3|2, nil)
+			h.wantStatus(statusParse, opRead, 0x02, 2<<8|10<<3|2, nil)
 			digest := sha256.Sum256([]byte("provisioned"))
 			h.ok(1, opNonce, 0x03, 0, digest[:])
 			verifyRS(t, pub, digest[:], h.ok(64, opSign, 0x80, 0, nil))
