@@ -393,11 +393,29 @@ func TestWatchdog(t *testing.T) {
 	}
 	verify(t, publicKey(t, pub), digest, sig)
 
-	// A watchdog due in the middle of a command: the chip answers 0xEE or
-	// sleeps; either way Do recovers.
-	chip.SetFaults(nerveskeytest.Faults{WatchdogAfter: 30 * time.Millisecond})
-	if _, err := d.SignDigest(ctx, 0, digest); err != nil {
+	// A watchdog due before Sign can finish: the chip answers 0xEE (the
+	// fault only acts on an awake chip, so set it inside the session), and
+	// Do restarts the transaction.
+	retries.Store(0)
+	attempts = 0
+	err = d.Do(ctx, func(s *Session) error {
+		attempts++
+		if err := s.NonceLoad(ctx, digest); err != nil {
+			return err
+		}
+		if attempts == 1 {
+			chip.SetFaults(nerveskeytest.Faults{WatchdogAfter: 30 * time.Millisecond})
+		}
+		var err error
+		sig, err = s.Sign(ctx, 0, SignTempKey)
+		return err
+	})
+	if err != nil {
 		t.Fatalf("sign across watchdog: %v", err)
+	}
+	verify(t, publicKey(t, pub), digest, sig)
+	if attempts != 2 || retries.Load() != 1 {
+		t.Errorf("0xEE: attempts %d retries %d", attempts, retries.Load())
 	}
 }
 
@@ -455,12 +473,18 @@ func TestFaultRetries(t *testing.T) {
 			t.Errorf("%+v: %v", f, err)
 		}
 		digest := sha256.Sum256([]byte("faults"))
-		pub, _ := d.GenKey(ctx, 0, false)
+		pub, err := d.GenKey(ctx, 0, false)
+		if err != nil {
+			t.Fatalf("%+v: genkey: %v", f, err)
+		}
 		sig, err := d.SignDigest(ctx, 0, digest)
 		if err != nil {
 			t.Fatalf("%+v: sign: %v", f, err)
 		}
 		verify(t, publicKey(t, pub), digest, sig)
+		if left := chip.Faults(); left != (nerveskeytest.Faults{}) {
+			t.Errorf("%+v: faults never triggered: %+v", f, left)
+		}
 	}
 }
 
