@@ -25,6 +25,14 @@ type chipCache struct {
 // slot 0 private key (GenKey public-key mode; slot 0 is never read). It is
 // read once and cached.
 func (c *Chip) PublicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
+	pub, err := c.publicKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: public key: %w", err)
+	}
+	return pub, nil
+}
+
+func (c *Chip) publicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -103,12 +111,12 @@ func (c *Chip) otpZone(ctx context.Context) ([atecc.OTPSize]byte, error) {
 // chip whose persistent latch is not set, GenKey is refused; it then sets
 // the latch with Options.ActivationKey, as [Chip.Key] does, and asks again.
 func (c *Chip) devicePublicXY(ctx context.Context, mode Mode) ([]byte, error) {
-	pub, err := c.PublicKey(ctx)
+	pub, err := c.publicKey(ctx)
 	if err != nil && mode == ModeVolatile && errors.Is(err, ErrExecution) {
 		if lerr := (&Key{Chip: c, volatile: true}).unlatch(ctx); lerr != nil {
 			return nil, lerr
 		}
-		pub, err = c.PublicKey(ctx)
+		pub, err = c.publicKey(ctx)
 	}
 	if err != nil {
 		return nil, err

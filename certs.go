@@ -33,7 +33,7 @@ const (
 var (
 	// ErrNoAux reports that the chip has no aux certificates (slot 9, or
 	// the aux certificate slot asked for, is all zeros).
-	ErrNoAux = errors.New("nerveskey: chip has no aux certificates")
+	ErrNoAux = errors.New("chip has no aux certificates")
 	// ErrNotNervesKeyOTP reports an OTP zone without the NervesKey layout
 	// (its first bytes are not "Nrvs"): the chip was provisioned by
 	// something else. It is wrapped by an *OTPError.
@@ -134,7 +134,7 @@ type Info struct {
 // cached; each call returns a fresh copy.
 func (c *Chip) Info(ctx context.Context) (*Info, error) {
 	if err := c.check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nerveskey: info: %w", err)
 	}
 	c.mu.Lock()
 	cached := c.cache.info
@@ -343,10 +343,10 @@ func (c *Chip) SignerCertificate(ctx context.Context, p Pair) (*x509.Certificate
 
 func (c *Chip) certificate(ctx context.Context, p Pair, k certKind) (*x509.Certificate, error) {
 	if p != Primary && p != Aux {
-		return nil, fmt.Errorf("nerveskey: %v certificate: unknown pair %v", k, p)
+		return nil, fmt.Errorf("nerveskey: read %v certificate: unknown pair %v", k, p)
 	}
 	if err := c.check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nerveskey: read %v %v certificate: %w", p, k, err)
 	}
 	c.mu.Lock()
 	crt := c.cache.certs[p][k]
@@ -355,10 +355,7 @@ func (c *Chip) certificate(ctx context.Context, p Pair, k certKind) (*x509.Certi
 		return crt, nil
 	}
 	crt, err := c.readCertificate(ctx, p, k)
-	switch {
-	case errors.Is(err, ErrNotProvisioned) || errors.Is(err, ErrNoAux) || errors.Is(err, ErrClosed) || errors.Is(err, ErrActivationKey):
-		return nil, err
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("nerveskey: read %v %v certificate: %w", p, k, err)
 	}
 	c.mu.Lock()

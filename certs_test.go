@@ -595,7 +595,7 @@ func TestVolatileNeedsActivationKey(t *testing.T) {
 	img.Config[69] = 0x81 // persistent latch enabled, set by slot 1
 	c := openChip(t, imageChip(t, img, nil), nil)
 	_, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
-	if err != nerveskey.ErrActivationKey {
+	if !errors.Is(err, nerveskey.ErrActivationKey) {
 		t.Fatalf("err = %v, want ErrActivationKey", err)
 	}
 	// The signer certificate needs no key.

@@ -272,7 +272,9 @@ func (c *Chip) Close() error {
 	}
 	c.closed = true
 	if c.bus != nil {
-		return c.bus.Close()
+		if err := c.bus.Close(); err != nil {
+			return fmt.Errorf("nerveskey: close: %w", err)
+		}
 	}
 	return nil
 }

@@ -48,15 +48,15 @@ var (
 // Conditions callers branch on.
 var (
 	// ErrClosed is returned by every method of a closed Chip or Key.
-	ErrClosed = errors.New("nerveskey: chip closed")
+	ErrClosed = errors.New("chip closed")
 	// ErrNotProvisioned reports a chip whose data zone is not locked yet:
 	// it has no device key to sign with. Provision it first.
-	ErrNotProvisioned = errors.New("nerveskey: chip not provisioned")
+	ErrNotProvisioned = errors.New("chip not provisioned")
 	// ErrNotNervesKey reports a provisioned chip whose configuration is not
 	// a NervesKey's (nerves_key.md §3.4 "unrecognized").
-	ErrNotNervesKey = errors.New("nerveskey: chip is not configured as a NervesKey")
+	ErrNotNervesKey = errors.New("chip is not configured as a NervesKey")
 	// ErrActivationKey reports a volatile-key chip (608) whose key is not
 	// usable: its persistent latch is not set and Options.ActivationKey
 	// is missing or wrong.
-	ErrActivationKey = errors.New("nerveskey: volatile-key chip needs its activation key")
+	ErrActivationKey = errors.New("volatile-key chip needs its activation key")
 )

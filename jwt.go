@@ -44,15 +44,27 @@ func (signingMethodES256) Sign(signingString string, key any) ([]byte, error) {
 	case *Key:
 		k = v
 	case contextSigner:
+		// From Key.SignJWT, which adds the prefix and its own operation.
 		k, ctx = v.k, v.ctx
+		return es256Sign(ctx, k, signingString)
 	default:
 		return nil, fmt.Errorf("nerveskey: ES256 sign expects a *nerveskey.Key, not %T: %w", key, jwt.ErrInvalidKeyType)
 	}
+	sig, err := es256Sign(ctx, k, signingString)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: ES256 sign: %w", err)
+	}
+	return sig, nil
+}
+
+// es256Sign signs signingString with k, returning R‖S; its errors carry no
+// prefix.
+func es256Sign(ctx context.Context, k *Key, signingString string) ([]byte, error) {
 	if k == nil {
-		return nil, fmt.Errorf("nerveskey: ES256 sign: nil *Key: %w", jwt.ErrInvalidKey)
+		return nil, fmt.Errorf("nil *Key: %w", jwt.ErrInvalidKey)
 	}
 	d := sha256.Sum256([]byte(signingString))
-	rs, err := k.SignRS(ctx, d[:], crypto.SHA256)
+	rs, err := k.signRS(ctx, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +92,11 @@ func (k *Key) SignJWT(ctx context.Context, claims jwt.Claims) (string, error) {
 	if claims == nil {
 		return "", errors.New("nerveskey: sign JWT: nil claims")
 	}
-	return jwt.NewWithClaims(SigningMethodES256, claims).SignedString(contextSigner{k, ctx})
+	tok, err := jwt.NewWithClaims(SigningMethodES256, claims).SignedString(contextSigner{k, ctx})
+	if err != nil {
+		return "", fmt.Errorf("nerveskey: sign JWT: %w", err)
+	}
+	return tok, nil
 }
 
 // defaultJWTLifetime is JWTOptions.Lifetime's default.

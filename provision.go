@@ -1003,7 +1003,7 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 		}
 		name = otp.ManufacturerSN
 	}
-	k, err := c.Key(ctx)
+	k, err := c.key(ctx)
 	if err != nil {
 		return err
 	}
@@ -1060,7 +1060,7 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 // slots 9, 14 and 15 as nerves_key's clear_aux_certificates does.
 func (c *Chip) ClearAux(ctx context.Context) error {
 	if err := c.check(); err != nil {
-		return err
+		return fmt.Errorf("nerveskey: clear aux: %w", err)
 	}
 	defer c.forget()
 	zero := make([]byte, atecc.SlotSize(slotAuxDevice))

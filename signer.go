@@ -74,9 +74,17 @@ func Open(ctx context.Context, bus i2c.Bus, opts *Options) (*Key, error) {
 // it sets the persistent latch with Options.ActivationKey if it is not set.
 // Closing the Key does not close c.
 func (c *Chip) Key(ctx context.Context) (*Key, error) {
-	cfg, err := c.config(ctx)
+	k, err := c.key(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("nerveskey: key: %w", err)
+	}
+	return k, nil
+}
+
+func (c *Chip) key(ctx context.Context) (*Key, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	mode := modeOf(cfg)
 	switch {
@@ -88,12 +96,12 @@ func (c *Chip) Key(ctx context.Context) (*Key, error) {
 	k := &Key{Chip: c, volatile: mode == ModeVolatile}
 	if k.volatile {
 		if err := k.unlatch(ctx); err != nil {
-			return nil, fmt.Errorf("nerveskey: key: %w", err)
+			return nil, err
 		}
 	}
-	pub, err := c.PublicKey(ctx)
+	pub, err := c.publicKey(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("nerveskey: key: %w", err)
+		return nil, err
 	}
 	k.pub = pub
 	return k, nil
@@ -151,7 +159,7 @@ func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	rs, err := k.signRS(ctx, digest, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nerveskey: sign: %w", err)
 	}
 	return encodeSignature(rs[:32], rs[32:]), nil
 }
@@ -159,16 +167,20 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 // SignRS signs digest like SignContext but returns the raw R‖S form (64
 // bytes, big-endian), as JWS ES256 and the chip itself use.
 func (k *Key) SignRS(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([64]byte, error) {
-	return k.signRS(ctx, digest, opts)
+	rs, err := k.signRS(ctx, digest, opts)
+	if err != nil {
+		return rs, fmt.Errorf("nerveskey: sign: %w", err)
+	}
+	return rs, nil
 }
 
 func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([64]byte, error) {
 	var rs [64]byte
 	if opts == nil || opts.HashFunc() == 0 {
-		return rs, errors.New("nerveskey: sign: the chip signs digests only; opts.HashFunc() must name the hash")
+		return rs, errors.New("the chip signs digests only; opts.HashFunc() must name the hash")
 	}
 	if n := opts.HashFunc().Size(); len(digest) != n || n < 32 {
-		return rs, fmt.Errorf("nerveskey: sign: digest is %d bytes; want %v's %d, and at least 32", len(digest), opts.HashFunc(), n)
+		return rs, fmt.Errorf("digest is %d bytes; want %v's %d, and at least 32", len(digest), opts.HashFunc(), n)
 	}
 	if err := k.check(); err != nil {
 		return rs, err
@@ -183,10 +195,7 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 			rs, err = k.dev.SignDigest(ctx, keySlot, d)
 		}
 	}
-	if err != nil {
-		return rs, fmt.Errorf("nerveskey: sign: %w", err)
-	}
-	return rs, nil
+	return rs, err
 }
 
 // encodeSignature returns the ASN.1 DER ECDSA-Sig-Value for r and s, with

@@ -119,12 +119,12 @@ func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
 	for rest := data; ; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
-			return nil, errors.New("nerveskey: no CERTIFICATE PEM block")
+			return nil, errors.New("nerveskey: parse certificate PEM: no CERTIFICATE block")
 		}
 		if b.Type == "CERTIFICATE" {
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("nerveskey: %w", err)
+				return nil, fmt.Errorf("nerveskey: parse certificate PEM: %w", err)
 			}
 			return c, nil
 		}
