@@ -152,6 +152,9 @@ func TestErrorText(t *testing.T) {
 			_, err := blank.DeviceCertificate(ctx, nerveskey.Primary)
 			return err
 		}},
+		{"blank ClearAux", "clear aux", is(nerveskey.ErrNotProvisioned), func() error {
+			return blank.ClearAux(ctx)
+		}},
 		{"blank ProvisionAux", "provision aux", is(nerveskey.ErrNotProvisioned), func() error {
 			return blank.ProvisionAux(ctx, signerCert, signerKey, provOpts(nil))
 		}},
@@ -275,6 +278,69 @@ func TestSentinelText(t *testing.T) {
 	} {
 		if strings.Contains(err.Error(), "nerveskey") {
 			t.Errorf("sentinel %q carries the package prefix", err)
+		}
+	}
+}
+
+// TestAuxNeedsDataLock runs ClearAux and ProvisionAux on chips whose data
+// zone is not locked: a blank chip, and one interrupted after its
+// configuration lock, which would accept clear writes to slots 9, 14 and
+// 15. Both must return ErrNotProvisioned having run no command but reads
+// (the configuration zone, to confirm the cached lock state), leaving the
+// EEPROM as it was.
+func TestAuxNeedsDataLock(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	for _, tt := range []struct {
+		name        string
+		configLocks bool
+	}{
+		{"blank", false},
+		{"config locked", true},
+	} {
+		for _, rev := range []nerveskeytest.Revision{nerveskeytest.ATECC508A, nerveskeytest.ATECC608A} {
+			img := blankImage(t, revNames[rev])
+			if tt.configLocks {
+				img.Config[87] = 0x00 // LockConfig
+			}
+			var ops []string // commands run, as the driver's trace names them
+			trace := &nerveskey.Trace{Command: func(op string, _ time.Duration, _ error) {
+				ops = append(ops, op)
+			}}
+			sim, c := chipFromImage(t, img, &nerveskey.Options{Trace: trace})
+			before := sim.Image()
+			for _, op := range []struct {
+				name string
+				run  func() error
+			}{
+				{"ClearAux", func() error { return c.ClearAux(t.Context()) }},
+				{"ProvisionAux", func() error {
+					return c.ProvisionAux(t.Context(), signerCert, signerKey, provOpts(nil))
+				}},
+				{"ProvisionAux bad signer", func() error {
+					return c.ProvisionAux(t.Context(), nil, nil, provOpts(nil))
+				}},
+			} {
+				t.Run(tt.name+"/"+rev.String()+"/"+op.name, func(t *testing.T) {
+					sim.ResetStats()
+					ops = nil
+					err := op.run()
+					if !errors.Is(err, nerveskey.ErrNotProvisioned) {
+						t.Fatalf("err = %v, want ErrNotProvisioned", err)
+					}
+					for _, o := range ops {
+						if !strings.HasPrefix(o, "read config") {
+							t.Errorf("ran %q; want configuration reads only", o)
+						}
+					}
+					// The simulator agrees: it executed nothing else.
+					if st := sim.Stats(); st.Commands != len(ops) {
+						t.Errorf("the chip executed %d commands, the trace saw %d", st.Commands, len(ops))
+					}
+					if !imagesEqual(before, sim.Image()) {
+						t.Error("the chip's EEPROM changed")
+					}
+				})
+			}
 		}
 	}
 }

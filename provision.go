@@ -949,7 +949,9 @@ func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
 // with signer and writes the aux pair (slots 9, 14, 15), as nerves_key's
 // provision_aux_certificates does, byte for byte: slot 14 gets the signer
 // public key as two 32-byte writes, leaving bytes 64–71 as they were. It
-// can be repeated, to replace the pair. The chip must be provisioned.
+// can be repeated, to replace the pair. The chip must be provisioned: on a
+// chip whose data zone is not locked it returns ErrNotProvisioned, before
+// checking its inputs, and writes nothing.
 //
 // The subject CN is the OTP manufacturer serial number on a NervesKey; on a
 // Trust&Go chip it is the MAC address in slot 5, as upstream. Departure
@@ -968,7 +970,7 @@ func (c *Chip) ProvisionAux(ctx context.Context, signerCert *x509.Certificate, s
 }
 
 func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
-	if err := c.check(); err != nil {
+	if err := c.requireDataLock(ctx); err != nil {
 		return err
 	}
 	c.forget()
@@ -980,9 +982,6 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return err
-	}
-	if !cfg.DataLocked() {
-		return ErrNotProvisioned
 	}
 	sn := cfg.SerialNumber()
 	var name string
@@ -1056,10 +1055,37 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	return nil
 }
 
+// requireDataLock returns ErrNotProvisioned unless the data zone is locked.
+// It runs before anything is written to the aux slots: a chip whose
+// configuration is locked but data zone is not (a provisioning interrupted
+// after the configuration lock) accepts clear writes to them, which would
+// leave it half-written. A cached configuration that says unlocked is read
+// again, since the chip may have been provisioned through another handle;
+// one that says locked is trusted, as a lock cannot be undone.
+func (c *Chip) requireDataLock(ctx context.Context) error {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg.DataLocked() {
+		return nil
+	}
+	c.forget()
+	if cfg, err = c.config(ctx); err != nil {
+		return err
+	}
+	if !cfg.DataLocked() {
+		return ErrNotProvisioned
+	}
+	return nil
+}
+
 // ClearAux removes the aux certificate pair, writing 72 zero bytes to
-// slots 9, 14 and 15 as nerves_key's clear_aux_certificates does.
+// slots 9, 14 and 15 as nerves_key's clear_aux_certificates does. The data
+// zone must be locked: before that, slots 9, 14 and 15 are no aux pair,
+// and ClearAux returns ErrNotProvisioned without writing anything.
 func (c *Chip) ClearAux(ctx context.Context) error {
-	if err := c.check(); err != nil {
+	if err := c.requireDataLock(ctx); err != nil {
 		return fmt.Errorf("nerveskey: clear aux: %w", err)
 	}
 	defer c.forget()
