@@ -243,15 +243,8 @@ func TestBlankChip(t *testing.T) {
 func TestElixirImages(t *testing.T) {
 	for _, v := range elixirVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			img, err := nerveskeytest.ParseImage(v.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			chip, err := nerveskeytest.NewChipFromImage(img, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { chip.Close() })
+			img := vectorImage(t, v)
+			chip := vectorChip(t, img, nil)
 			d := New(chip, nil)
 			ctx := t.Context()
 			cfg, err := d.ReadConfig(ctx)

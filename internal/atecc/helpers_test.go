@@ -90,23 +90,41 @@ func elixirVectors(tb testing.TB) []elixirVector {
 // of revision rev ("00005000", "00006002", "00006003").
 func elixirChip(tb testing.TB, rev string, opts *nerveskeytest.Options) (*nerveskeytest.Chip, elixirVector) {
 	tb.Helper()
+	v := elixirVectorOf(tb, rev)
+	return vectorChip(tb, vectorImage(tb, v), opts), v
+}
+
+// elixirVectorOf returns the first Elixir vector of revision rev.
+func elixirVectorOf(tb testing.TB, rev string) elixirVector {
+	tb.Helper()
 	for _, v := range elixirVectors(tb) {
-		if v.ChipRevision != rev {
-			continue
+		if v.ChipRevision == rev {
+			return v
 		}
-		img, err := nerveskeytest.ParseImage(v.Raw)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c, err := nerveskeytest.NewChipFromImage(img, opts)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { c.Close() })
-		return c, v
 	}
 	tb.Fatalf("no Elixir vector for revision %s", rev)
-	return nil, elixirVector{}
+	return elixirVector{}
+}
+
+// vectorImage parses the chip image of an Elixir vector.
+func vectorImage(tb testing.TB, v elixirVector) *nerveskeytest.Image {
+	tb.Helper()
+	img, err := nerveskeytest.ParseImage(v.Raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// vectorChip returns a simulated chip loaded with img, closed at cleanup.
+func vectorChip(tb testing.TB, img *nerveskeytest.Image, opts *nerveskeytest.Options) *nerveskeytest.Chip {
+	tb.Helper()
+	c, err := nerveskeytest.NewChipFromImage(img, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
 }
 
 // publicKey turns X‖Y into an ECDSA public key, checking it is on P-256.

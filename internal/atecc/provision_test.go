@@ -189,16 +189,7 @@ func provisionAndSign(t *testing.T, opts *nerveskeytest.Options) {
 // configuration of nerves_key.md §3.3: slot 0 needs the persistent latch,
 // which a CheckMac with the slot 1 key sets.
 func TestAuthVolatileKey(t *testing.T) {
-	var img *nerveskeytest.Image
-	for _, v := range elixirVectors(t) {
-		if v.ChipRevision == "00006002" {
-			var err error
-			if img, err = nerveskeytest.ParseImage(v.Raw); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
+	img := vectorImage(t, elixirVectorOf(t, "00006002"))
 	copy(img.Config[20:24], unhex(t, "87208190"))
 	copy(img.Config[96:100], unhex(t, "33107800"))
 	img.Config[69] = 0x81
@@ -206,11 +197,7 @@ func TestAuthVolatileKey(t *testing.T) {
 	copy(key[:], "0123456789abcdef") // 16-byte activation key, zero-padded
 	img.Slots[1] = make([]byte, 36)
 	copy(img.Slots[1], key[:])
-	chip, err := nerveskeytest.NewChipFromImage(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { chip.Close() })
+	chip := vectorChip(t, img, nil)
 	d := New(chip, nil)
 	ctx := t.Context()
 	digest := sha256.Sum256([]byte("volatile"))

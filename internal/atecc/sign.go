@@ -14,14 +14,20 @@ import (
 func (d *Dev) SignDigest(ctx context.Context, slot int, digest [32]byte) ([64]byte, error) {
 	var sig [64]byte
 	err := d.Do(ctx, func(s *Session) error {
-		if err := s.NonceLoad(ctx, digest); err != nil {
-			return err
-		}
 		var err error
-		sig, err = s.Sign(ctx, slot, SignTempKey)
+		sig, err = s.signDigest(ctx, slot, digest)
 		return err
 	})
 	return sig, err
+}
+
+// signDigest loads digest into TempKey (Nonce 0x03) and signs it with
+// Sign 0x80; both must run in one wake, as sleep clears TempKey.
+func (s *Session) signDigest(ctx context.Context, slot int, digest [32]byte) ([64]byte, error) {
+	if err := s.NonceLoad(ctx, digest); err != nil {
+		return [64]byte{}, err
+	}
+	return s.Sign(ctx, slot, SignTempKey)
 }
 
 // SignDigestVolatile authorizes the 608 volatile key in slot authSlot with
@@ -35,11 +41,8 @@ func (d *Dev) SignDigestVolatile(ctx context.Context, authSlot int, key [32]byte
 		if err := s.AuthVolatileKey(ctx, authSlot, key, numIn); err != nil {
 			return err
 		}
-		if err := s.NonceLoad(ctx, digest); err != nil {
-			return err
-		}
 		var err error
-		sig, err = s.Sign(ctx, slot, SignTempKey)
+		sig, err = s.signDigest(ctx, slot, digest)
 		return err
 	})
 	return sig, err
