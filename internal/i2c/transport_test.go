@@ -75,8 +75,10 @@ func TestWakeSpeed(t *testing.T) {
 		t.Errorf("speeds %v, want %v", c.speeds, want)
 	}
 	c2 := newFake(okRead(0))
-	New(c2, &Options{BusSpeed: 100 * physic.KiloHertz}).Do(t.Context(), func(s *Session) error { return nil })
-	if len(c2.speeds) != 0 {
+	if err := New(c2, &Options{BusSpeed: 100 * physic.KiloHertz}).Do(t.Context(), func(s *Session) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(c2.speeds) != 0 || c2.wakes != 1 {
 		t.Errorf("speed changed on a slow bus: %v", c2.speeds)
 	}
 }
