@@ -127,3 +127,102 @@ func (c *Chip) devicePublicXY(ctx context.Context, mode Mode) ([]byte, error) {
 	}
 	return b[1:], nil
 }
+
+// A fetchList names items a caller is about to read through the cache.
+type fetchList struct {
+	slots []int // data slots, read in this order
+	// stopIfEmpty stops the session after slots[0] if it is all zeros:
+	// the caller then fails (an empty certificate slot) without the rest.
+	stopIfEmpty bool
+	otp         bool // the OTP zone
+	pub         bool // the device public key (GenKey, last)
+}
+
+// prefetch reads the items of l that are not cached yet in one session
+// (one wake, instead of one per item) and caches them. It is an
+// optimization only: callers then read each item through the cache as
+// before, so their results and typed errors are unchanged. When the chip
+// refuses a command (a *StatusError: a foreign configuration that forbids a
+// read, or GenKey before a volatile key's latch is set), prefetch keeps
+// what it read and returns nil, and the caller's own read of that item
+// reports or handles the refusal. Other errors (bus, timeout, context) are
+// returned as they are.
+func (c *Chip) prefetch(ctx context.Context, l fetchList) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if l.stopIfEmpty && len(l.slots) > 0 && c.cache.slots[l.slots[0]] != nil && zeroSlot(c.cache.slots[l.slots[0]]) {
+		c.mu.Unlock()
+		return nil
+	}
+	var todo []int
+	for _, n := range l.slots {
+		if n != keySlot && atecc.SlotSize(n) != 0 && c.cache.slots[n] == nil {
+			todo = append(todo, n)
+		}
+	}
+	needOTP := l.otp && c.cache.otp == nil
+	needPub := l.pub && c.cache.pub == nil
+	c.mu.Unlock()
+	if len(todo) == 0 && !needOTP && !needPub {
+		return nil
+	}
+	if len(todo) == 0 || todo[0] != l.slots[0] {
+		l.stopIfEmpty = false // slots[0] is cached and not empty
+	}
+	err := c.dev.Do(ctx, func(s *atecc.Session) error {
+		// f may run again after a transient error: skip what an earlier
+		// run cached.
+		for i, n := range todo {
+			c.mu.Lock()
+			b := c.cache.slots[n]
+			c.mu.Unlock()
+			if b == nil {
+				var err error
+				if b, err = s.ReadSlot(ctx, n); err != nil {
+					return err
+				}
+				if len(b) != atecc.SlotSize(n) {
+					return fmt.Errorf("read slot %d: got %d bytes, want %d", n, len(b), atecc.SlotSize(n))
+				}
+				c.mu.Lock()
+				c.cache.slots[n] = b
+				c.mu.Unlock()
+			}
+			if i == 0 && l.stopIfEmpty && zeroSlot(b) {
+				return nil
+			}
+		}
+		c.mu.Lock()
+		haveOTP, havePub := c.cache.otp != nil, c.cache.pub != nil
+		c.mu.Unlock()
+		if needOTP && !haveOTP {
+			o, err := s.ReadOTP(ctx)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.cache.otp = &o
+			c.mu.Unlock()
+		}
+		if needPub && !havePub {
+			xy, err := s.GenKey(ctx, keySlot, false)
+			if err != nil {
+				return err
+			}
+			pub, err := publicKeyFromXY(xy[:])
+			if err != nil {
+				return nil // left to publicKey, which reports it
+			}
+			c.mu.Lock()
+			c.cache.pub = pub
+			c.mu.Unlock()
+		}
+		return nil
+	})
+	if _, refused := errors.AsType[*StatusError](err); refused {
+		return nil
+	}
+	return err
+}

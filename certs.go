@@ -172,6 +172,10 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	// A chip that is not a NervesKey may refuse reads of its OTP or slot
 	// 9; that is no error, only less to report.
 	foreign := info.Mode == ModeUnrecognized
+	// Slot 9 and the OTP zone in one wake; the reads below use the cache.
+	if err := c.prefetch(ctx, fetchList{slots: []int{pairDeviceSlot[Aux]}, otp: c.typ != TrustAndGo}); err != nil && !foreign {
+		return nil, err
+	}
 	if c.typ == TrustAndGo {
 		info.ManufacturerSN = fmt.Sprintf("%X", info.Serial[:])
 	} else {
@@ -377,9 +381,25 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	}
 	trustAndGo := c.typ == TrustAndGo && p == Primary
 
-	slot := pairDeviceSlot[p]
+	slot, other := pairDeviceSlot[p], pairSignerSlot[p]
 	if k == signerCert {
-		slot = pairSignerSlot[p]
+		slot, other = other, slot
+	}
+	// Read what this certificate needs, and the other slots of the pair
+	// (the other certificate is usually wanted next, as for a TLS chain),
+	// in one wake. The device public key and the OTP or MAC are read only
+	// for a device certificate: a signer certificate does not need them.
+	fl := fetchList{slots: []int{slot, other, pairSignerKeySlot[p]}, stopIfEmpty: true}
+	if k == deviceCert {
+		fl.pub = true
+		if c.typ == TrustAndGo {
+			fl.slots = append(fl.slots, tngMACSlot)
+		} else {
+			fl.otp = true
+		}
+	}
+	if err := c.prefetch(ctx, fl); err != nil {
+		return nil, err
 	}
 	data, err := c.slot(ctx, slot)
 	if err != nil {

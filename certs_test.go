@@ -497,6 +497,67 @@ func TestConcurrentCertificates(t *testing.T) {
 	}
 }
 
+// TestCertificatesOneWake checks what a cold certificate read costs: the
+// device certificate reads slots 10, 11 and 12, the OTP zone and the device
+// public key in one wake; the signer certificate, TLSCertificate and Info
+// then read nothing cached again (Info reads only slot 9, for HasAux).
+func TestCertificatesOneWake(t *testing.T) {
+	for _, rev := range revisions {
+		t.Run(rev.String(), func(t *testing.T) {
+			bus := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+			var ops []string
+			trace := &nerveskey.Trace{Command: func(op string, _ time.Duration, _ error) { ops = append(ops, op) }}
+			c := openChip(t, bus, &nerveskey.Options{Trace: trace})
+			step := func(name string, wantWakes int, wantOps []string, f func() error) {
+				t.Helper()
+				bus.ResetStats()
+				ops = nil
+				if err := f(); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if st := bus.Stats(); st.Wakes != wantWakes || st.Commands != len(wantOps) {
+					t.Errorf("%s: %d wakes, %d commands %q; want %d wakes, commands %q", name, st.Wakes, st.Commands, ops, wantWakes, wantOps)
+				} else if fmt.Sprint(ops) != fmt.Sprint(wantOps) {
+					t.Errorf("%s: commands %q, want %q", name, ops, wantOps)
+				}
+			}
+			blocks := func(slot int) []string {
+				return []string{
+					fmt.Sprintf("read slot %d block 0", slot),
+					fmt.Sprintf("read slot %d block 1", slot),
+					fmt.Sprintf("read slot %d block 2", slot),
+				}
+			}
+			var want []string
+			for _, s := range []int{10, 12, 11} {
+				want = append(want, blocks(s)...)
+			}
+			want = append(want, "read otp block 0", "read otp block 1", "genkey public slot 0")
+			step("DeviceCertificate", 1, want, func() error {
+				_, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+				return err
+			})
+			step("SignerCertificate", 0, nil, func() error {
+				_, err := c.SignerCertificate(t.Context(), nerveskey.Primary)
+				return err
+			})
+			var k *nerveskey.Key
+			step("Key", 0, nil, func() (err error) {
+				k, err = c.Key(t.Context())
+				return err
+			})
+			step("TLSCertificate", 0, nil, func() error {
+				_, err := k.TLSCertificate(t.Context())
+				return err
+			})
+			step("Info", 1, blocks(9), func() error {
+				_, err := c.Info(t.Context())
+				return err
+			})
+		})
+	}
+}
+
 // BenchmarkCertificates measures reading the primary device and signer
 // certificates: cold on a freshly opened Chip (slots 10–12, the OTP zone
 // and GenKey; the config zone was read by OpenChip and is not counted),

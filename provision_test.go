@@ -376,11 +376,25 @@ func TestProvisionVolatile(t *testing.T) {
 				!bytes.Equal(img.Slots[2], append(vol.Encryption[:], make([]byte, 20)...)) {
 				t.Errorf("slots 1, 2: %x %x", img.Slots[1], img.Slots[2])
 			}
-			checkProvisioned(t, sim, testInfo, signerCert, vol)
+			dev := checkProvisioned(t, sim, testInfo, signerCert, vol)
 			// Without the activation key, after a power cycle, the key is refused.
 			sim.PowerCycle()
 			if _, err := nerveskey.Open(t.Context(), sim, nil); !errors.Is(err, nerveskey.ErrActivationKey) {
 				t.Errorf("Open without activation key: %v", err)
+			}
+			// With it, a Chip reads the device certificate after a power
+			// cycle: GenKey, read with the slots in one wake, is refused
+			// until the read sets the latch and asks again.
+			sim.PowerCycle()
+			oc, err := nerveskey.OpenChip(t.Context(), sim, &nerveskey.Options{ActivationKey: vol.Activation[:]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer oc.Close()
+			if got, err := oc.DeviceCertificate(t.Context(), nerveskey.Primary); err != nil {
+				t.Errorf("DeviceCertificate with the activation key: %v", err)
+			} else if !bytes.Equal(got.Raw, dev.Raw) {
+				t.Error("DeviceCertificate with the activation key differs from the provisioned one")
 			}
 			// Re-running on the finished chip refuses (config compatibility
 			// check matches what was written: 81 90, not upstream's 91 90).
