@@ -24,7 +24,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/nerveskey/nerveskey"
-	"github.com/nerveskey/nerveskey/nerveskeytest"
+	"github.com/nerveskey/nerveskey/examples/internal/demo"
 )
 
 var (
@@ -44,7 +44,7 @@ func main() {
 }
 
 func run(ctx context.Context, stdout io.Writer) error {
-	key, closeKey, err := openKey(ctx, *busName)
+	key, closeKey, err := demo.OpenKey(ctx, *busName)
 	if err != nil {
 		return err
 	}
@@ -68,48 +68,4 @@ func run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "verified with ES256: aud=%v, valid for %v, device key %x…\n",
 		claims.Audience, claims.ExpiresAt.Sub(claims.IssuedAt.Time), pub[len(pub)-8:])
 	return nil
-}
-
-// openKey opens the NervesKey on the named bus or, when name is empty,
-// provisions a blank simulated chip with a new signer.
-func openKey(ctx context.Context, name string) (*nerveskey.Key, func(), error) {
-	if name != "" {
-		c, err := nerveskey.OpenBus(ctx, name, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		k, err := c.Key(ctx)
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		return k, func() { c.Close() }, nil
-	}
-	c, err := nerveskey.OpenChip(ctx, nerveskeytest.NewChip(nil), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	k, err := provision(ctx, c)
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return k, func() { c.Close() }, nil
-}
-
-// provision makes a signer and provisions the blank chip c with it, as a
-// factory would.
-func provision(ctx context.Context, c *nerveskey.Chip) (*nerveskey.Key, error) {
-	signerCert, signerKey, err := nerveskey.NewSigner(nil, 1, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.DefaultInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
-		return nil, err
-	}
-	return c.Key(ctx)
 }

@@ -41,7 +41,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/nerveskey/nerveskey"
-	"github.com/nerveskey/nerveskey/nerveskeytest"
+	"github.com/nerveskey/nerveskey/examples/internal/demo"
 )
 
 var (
@@ -62,7 +62,7 @@ func main() {
 }
 
 func run(ctx context.Context, stdout io.Writer) error {
-	key, closeKey, err := openKey(ctx, *busName)
+	key, closeKey, err := demo.OpenKey(ctx, *busName)
 	if err != nil {
 		return err
 	}
@@ -266,48 +266,4 @@ func serverCert() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
 	pool.AddCert(c)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pool, nil
-}
-
-// openKey opens the NervesKey on the named bus or, when name is empty,
-// provisions a blank simulated chip with a new signer.
-func openKey(ctx context.Context, name string) (*nerveskey.Key, func(), error) {
-	if name != "" {
-		c, err := nerveskey.OpenBus(ctx, name, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		k, err := c.Key(ctx)
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		return k, func() { c.Close() }, nil
-	}
-	c, err := nerveskey.OpenChip(ctx, nerveskeytest.NewChip(nil), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	k, err := provision(ctx, c)
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return k, func() { c.Close() }, nil
-}
-
-// provision makes a signer and provisions the blank chip c with it, as a
-// factory would.
-func provision(ctx context.Context, c *nerveskey.Chip) (*nerveskey.Key, error) {
-	signerCert, signerKey, err := nerveskey.NewSigner(nil, 1, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.DefaultInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
-		return nil, err
-	}
-	return c.Key(ctx)
 }
