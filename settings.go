@@ -1,6 +1,7 @@
 package nerveskey
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -339,8 +340,40 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// A settingsUnit is one Write of a put: n bytes of the padded settings
+// area at off, stored at word of block in slot, written with a size-byte
+// Write. A unit is a whole block (size 32; a short last block is padded,
+// the chip drops the bytes past the slot) or, in the short last block of a
+// slot writable by words, one 4-byte word (size 4).
+type settingsUnit struct {
+	slot, block, word int
+	off, n, size      int
+}
+
+// addr returns the unit's word address.
+func (u settingsUnit) addr() uint16 { return atecc.DataAddr(u.slot, u.block, u.word) }
+
+// settingsUnits splits layout into Write units; words tells which slots take
+// 4-byte writes. The first unit is the header block, slot 8 block 0.
+func settingsUnits(layout []settingsChunk, words map[int]bool) []settingsUnit {
+	var us []settingsUnit
+	off := 0
+	for _, ch := range layout {
+		if ch.n < atecc.BlockSize && words[ch.slot] && ch.n%atecc.WordSize == 0 {
+			for w := 0; w < ch.n/atecc.WordSize; w++ {
+				us = append(us, settingsUnit{ch.slot, ch.block, w, off + w*atecc.WordSize, atecc.WordSize, atecc.WordSize})
+			}
+		} else {
+			us = append(us, settingsUnit{ch.slot, ch.block, 0, off, ch.n, atecc.BlockSize})
+		}
+		off += ch.n
+	}
+	return us
+}
+
 // writeSettings checks everything, then writes raw as PutRawSettings
-// documents.
+// documents: it reads the area and writes only the units that differ, the
+// header last behind a zeroed version byte if any other unit changes.
 func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 	layout := settingsLayout(c.typ)
 	limit := settingsSize(c.typ)
@@ -355,49 +388,73 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 		return ErrNotProvisioned
 	}
 	// 4-byte writes need WriteConfig Always and IsSecret 0; 32-byte clear
-	// writes need WriteConfig Always (DS508 §9.21; atecc.md §4.3).
+	// writes need WriteConfig Always (DS508 §9.21; atecc.md §4.3). IsSecret
+	// 0 also allows clear reads; without them (a secret slot) nothing can
+	// be compared and every unit is written.
 	words := make(map[int]bool)
+	readable := true
 	for _, ch := range layout {
 		sc := cfg.SlotConfig(ch.slot)
 		if sc.WriteConfig() != 0 || cfg.SlotLocked(ch.slot) {
 			return fmt.Errorf("%w: slot %d has WriteConfig %04b, locked %v", ErrSettingsReadOnly, ch.slot, sc.WriteConfig(), cfg.SlotLocked(ch.slot))
 		}
 		words[ch.slot] = !sc.IsSecret()
+		readable = readable && words[ch.slot]
 	}
 	padded := make([]byte, limit)
 	copy(padded, raw)
-	first := layout[0]
+	units := settingsUnits(layout, words)
+	hdr := units[0]
+	write := func(s *atecc.Session, u settingsUnit, data []byte) error {
+		if len(data) < u.size {
+			data = append(data[:len(data):len(data)], make([]byte, u.size-len(data))...)
+		}
+		return s.Write(ctx, atecc.ZoneData, u.addr(), data)
+	}
+	// f runs again from the start after a transient error, so it reads
+	// what the interrupted run left, not what it saw before.
 	return c.dev.Do(ctx, func(s *atecc.Session) error {
-		// Invalidate the header first, so that until the last write a
-		// reader sees a bad version byte, not old and new bytes mixed.
-		zero := make([]byte, atecc.BlockSize)
-		if words[first.slot] {
-			zero = zero[:atecc.WordSize]
-		}
-		if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(first.slot, first.block, 0), zero); err != nil {
-			return err
-		}
-		off := first.n
-		for _, ch := range layout[1:] {
-			data := padded[off : off+ch.n]
-			off += ch.n
-			if ch.n < atecc.BlockSize {
-				if words[ch.slot] && ch.n%atecc.WordSize == 0 {
-					for w := 0; w < ch.n/atecc.WordSize; w++ {
-						if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, w), data[w*atecc.WordSize:(w+1)*atecc.WordSize]); err != nil {
-							return err
-						}
-					}
-					continue
-				}
-				// A 32-byte write to a short last block: the chip drops
-				// the bytes past the end of the slot.
-				data = append(data[:ch.n:ch.n], make([]byte, atecc.BlockSize-ch.n)...)
+		cur := make([]byte, limit)
+		var changed []settingsUnit
+		for _, u := range units {
+			if !readable {
+				cur[u.off] = ^padded[u.off] // unknown: differs
+			} else if b, err := s.Read(ctx, atecc.ZoneData, u.addr(), u.size); err != nil {
+				return err
+			} else {
+				copy(cur[u.off:u.off+u.n], b)
 			}
-			if err := s.Write(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, 0), data); err != nil {
+			if u != hdr && !bytes.Equal(cur[u.off:u.off+u.n], padded[u.off:u.off+u.n]) {
+				changed = append(changed, u)
+			}
+		}
+		// If any unit but the header changes, invalidate the header
+		// first, so that until the last write a reader sees a version
+		// byte of 0, not old and new bytes mixed. A version byte already
+		// 0 reads as an error whatever follows it. New settings whose
+		// version byte is 0 (blank or not a term) read as an error
+		// anyway: their header is written first instead.
+		if len(changed) > 0 && (cur[0] != 0 || !readable) {
+			inval, data := hdr, padded[:hdr.n]
+			if padded[0] != 0 {
+				if words[hdr.slot] {
+					inval.n, inval.size = atecc.WordSize, atecc.WordSize
+				}
+				data = make([]byte, inval.n)
+			}
+			if err := write(s, inval, data); err != nil {
+				return err
+			}
+			copy(cur, data)
+		}
+		for _, u := range changed {
+			if err := write(s, u, padded[u.off:u.off+u.n]); err != nil {
 				return err
 			}
 		}
-		return s.Write(ctx, atecc.ZoneData, atecc.DataAddr(first.slot, first.block, 0), padded[:first.n])
+		if bytes.Equal(cur[:hdr.n], padded[:hdr.n]) {
+			return nil
+		}
+		return write(s, hdr, padded[:hdr.n])
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/etf"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
+	"periph.io/x/conn/v3/i2c"
 )
 
 // settingsVector is the part of a chips.json vector the settings tests use.
@@ -78,7 +80,7 @@ func settingsChip(t testing.TB, image []byte, opts *nerveskey.Options) (*nervesk
 	return settingsOpen(t, sim, opts), sim
 }
 
-func settingsOpen(t testing.TB, sim *nerveskeytest.Chip, opts *nerveskey.Options) *nerveskey.Chip {
+func settingsOpen(t testing.TB, sim i2c.Bus, opts *nerveskey.Options) *nerveskey.Chip {
 	t.Helper()
 	c, err := nerveskey.OpenChip(t.Context(), sim, opts)
 	if err != nil {
@@ -499,26 +501,85 @@ func TestSettingsTrustAndGo(t *testing.T) {
 // settings, the new settings or a typed error, never another value; and a
 // put that returned nil left the new settings.
 func TestSettingsPowerCut(t *testing.T) {
-	old := map[string]any{"old": strings.Repeat("o", 400), "n": 1, "tail": "old-tail"}
-	neu := map[string]any{"new": strings.Repeat("n", 300), "list": []any{1, 2, 3}, "pad": strings.Repeat("p", 170)}
+	t.Run("replace", func(t *testing.T) {
+		old := map[string]any{"old": strings.Repeat("o", 400), "n": 1, "tail": "old-tail"}
+		neu := map[string]any{"new": strings.Repeat("n", 300), "list": []any{1, 2, 3}, "pad": strings.Repeat("p", 170)}
+		oldRaw, _ := etf.Encode(old, nil)
+		newRaw, _ := etf.Encode(neu, nil)
+		if len(oldRaw) < 420 || len(newRaw) < 490 {
+			t.Fatalf("settings too short to span the slots: %d, %d", len(oldRaw), len(newRaw))
+		}
+		settingsPowerCut(t, old, neu, 19)
+	})
+	// A small change in a large blob: the header block is unchanged, two
+	// later units change (slot 8 block 5 and the word of slot 6). Cut
+	// between their writes, a header left valid would read as a third
+	// value; the put zeroes it first.
+	t.Run("small-change", func(t *testing.T) {
+		blob := []byte(strings.Repeat("b", 500))
+		old := map[string]any{"blob": string(blob)}
+		blob[170], blob[465] = 'X', 'Y'
+		neu := map[string]any{"blob": string(blob)}
+		oldRaw, _ := etf.Encode(old, nil)
+		newRaw, _ := etf.Encode(neu, nil)
+		if d := settingsDiffUnits(oldRaw, newRaw); !slices.Equal(d, []string{"8.5", "6.1.0"}) {
+			t.Fatalf("changed units %v", d)
+		}
+		settingsPowerCut(t, old, neu, 3)
+	})
+}
+
+// settingsDiffUnits names the NervesKey write units ("slot.block" or
+// "slot.block.word") where two raw settings differ, once padded.
+func settingsDiffUnits(a, b []byte) []string {
+	pa, pb := make([]byte, 524), make([]byte, 524)
+	copy(pa, a)
+	copy(pb, b)
+	var d []string
+	for off := 0; off < 416; off += 32 {
+		if !bytes.Equal(pa[off:off+32], pb[off:off+32]) {
+			d = append(d, fmt.Sprintf("8.%d", off/32))
+		}
+	}
+	for i, slot := range []int{7, 6, 5} {
+		off := 416 + 36*i
+		for blk := 0; blk < 2; blk++ {
+			n := 32
+			if blk == 1 {
+				n = 4
+			}
+			if !bytes.Equal(pa[off+32*blk:off+32*blk+n], pb[off+32*blk:off+32*blk+n]) {
+				if blk == 1 {
+					d = append(d, fmt.Sprintf("%d.1.0", slot))
+				} else {
+					d = append(d, fmt.Sprintf("%d.0", slot))
+				}
+			}
+		}
+	}
+	return d
+}
+
+// settingsPowerCut puts old, then cuts power after each transaction of a
+// put of neu (which must make at least minWrites Write commands).
+func settingsPowerCut(t *testing.T, old, neu any, minWrites int) {
 	oldRaw, _ := etf.Encode(old, nil)
 	newRaw, _ := etf.Encode(neu, nil)
-	if len(oldRaw) < 420 || len(newRaw) < 490 {
-		t.Fatalf("settings too short to span the slots: %d, %d", len(oldRaw), len(newRaw))
-	}
-	base, sim := newSettingsChip(t, nerveskeytest.ATECC508A, nil)
+	sim := &writeLog{Chip: nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC508A})}
+	base := settingsOpen(t, sim, nil)
 	if err := base.PutSettings(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
 	img := sim.Image()
 	// Count the transactions of an uninterrupted put.
 	sim.ResetStats()
+	sim.take()
 	if err := base.PutSettings(t.Context(), neu); err != nil {
 		t.Fatal(err)
 	}
 	n := sim.Stats().Transactions
-	if n < 20 {
-		t.Fatalf("a put took %d transactions", n)
+	if w := sim.take(); len(w) < minWrites {
+		t.Fatalf("a put made %d writes %v, want at least %d", len(w), w, minWrites)
 	}
 	for _, retry := range []time.Duration{-1, 0} {
 		outcomes := map[string]int{}
@@ -569,6 +630,198 @@ func TestSettingsPowerCut(t *testing.T) {
 		t.Logf("retry budget %v: %d cut points: %v", retry, n+1, outcomes)
 		if retry < 0 && (outcomes["old"] == 0 || outcomes["error"] == 0 || outcomes["new"] == 0) {
 			t.Fatalf("cuts did not reach every state: %v", outcomes)
+		}
+	}
+}
+
+// writeLog is a simulated chip that also records the data zone Write
+// commands it was sent, as "slot.block" (32 bytes) or "slot.block.word"
+// (4 bytes), parsed from the command packets themselves. It keeps the
+// chip's Now and Sleep, so the driver still runs on virtual time.
+type writeLog struct {
+	*nerveskeytest.Chip
+
+	mu     sync.Mutex // guards writes
+	writes []string
+}
+
+func (w *writeLog) Tx(addr uint16, wr, r []byte) error {
+	err := w.Chip.Tx(addr, wr, r)
+	// Word address 3 (command), count, opcode, param1 (zone 2: data),
+	// param2 (little-endian word address), data, CRC.
+	if err == nil && len(wr) >= 8 && wr[0] == 3 && wr[2] == byte(atecc.OpWrite) && wr[3]&3 == 2 {
+		a := int(wr[4]) | int(wr[5])<<8
+		name := fmt.Sprintf("%d.%d", a>>3&15, a>>8)
+		if int(wr[1])-7 == 4 {
+			name += fmt.Sprintf(".%d", a&7)
+		}
+		w.mu.Lock()
+		w.writes = append(w.writes, name)
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// take returns the writes recorded since the last take.
+func (w *writeLog) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := w.writes
+	w.writes = nil
+	return ws
+}
+
+// TestSettingsPutWritesOnlyChanges: a put reads the area and writes only
+// the units that differ; if any but the header does, it zeroes the header
+// word first and writes the header last. Whatever the starting state, the
+// area ends byte for byte as a full write leaves it, and nothing else
+// changes.
+func TestSettingsPutWritesOnlyChanges(t *testing.T) {
+	// "blob" => 504 bytes: 524 bytes, blob[i] at offset 20+i.
+	blob := strings.Repeat("b", 504)
+	// 53 bytes, "rev" => 3 in block 1
+	small := map[string]any{"nerves_hub": map[string]any{"org": "acme"}, "rev": 3}
+	// 16 bytes, in the header block
+	tiny := map[string]any{"rev": 3}
+	for _, tt := range []struct {
+		name     string
+		old, neu any
+		want     []string
+	}{
+		{"unchanged small", small, small, nil},
+		{"unchanged blank", nil, nil, nil},
+		{"blank to tiny", nil, tiny, []string{"8.0"}},
+		{"tiny value changed", tiny, map[string]any{"rev": 4}, []string{"8.0"}},
+		{"blank to small", nil, small, []string{"8.1", "8.0"}},
+		{"small value changed", small, map[string]any{"nerves_hub": map[string]any{"org": "acme"}, "rev": 4}, []string{"8.0.0", "8.1", "8.0"}},
+		{"small to other small", small, map[string]any{"wifi": map[string]any{"ssid": "factory-net"}}, []string{"8.0.0", "8.1", "8.0"}},
+		{"small to tiny", small, tiny, []string{"8.0.0", "8.1", "8.0"}},
+		{"small to blank", small, nil, []string{"8.0", "8.1"}},
+		{"large value changed", map[string]any{"blob": blob}, map[string]any{"blob": blob[:300] + "X" + blob[301:]}, []string{"8.0.0", "8.10", "8.0"}},
+		{"large tail word changed", map[string]any{"blob": blob}, map[string]any{"blob": blob[:503] + "Z"}, []string{"8.0.0", "5.1.0", "8.0"}},
+		{"large to small", map[string]any{"blob": blob}, small,
+			[]string{"8.0.0", "8.1", "8.2", "8.3", "8.4", "8.5", "8.6", "8.7", "8.8", "8.9", "8.10", "8.11", "8.12",
+				"7.0", "7.1.0", "6.0", "6.1.0", "5.0", "5.1.0", "8.0"}},
+		{"large to blank", map[string]any{"blob": blob}, nil,
+			[]string{"8.0", "8.1", "8.2", "8.3", "8.4", "8.5", "8.6", "8.7", "8.8", "8.9", "8.10", "8.11", "8.12",
+				"7.0", "7.1.0", "6.0", "6.1.0", "5.0", "5.1.0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rev := range []nerveskeytest.Revision{nerveskeytest.ATECC508A, nerveskeytest.ATECC608A} {
+				sim := &writeLog{Chip: nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})}
+				c := settingsOpen(t, sim, nil)
+				put := func(v any) {
+					if v == nil {
+						settingsMust(t, c.PutRawSettings(t.Context(), nil))
+					} else {
+						settingsMust(t, c.PutSettings(t.Context(), v))
+					}
+				}
+				put(tt.old)
+				before := sim.Image()
+				sim.take()
+				sim.ResetStats()
+				put(tt.neu)
+				if got := sim.take(); !slices.Equal(got, tt.want) {
+					t.Fatalf("%v: writes %v, want %v", rev, got, tt.want)
+				}
+				// One wake cycle for reads and writes; a long one on a
+				// 608 also restarts the watchdog (idle, wake) once.
+				if w := sim.Stats().Wakes; w != 1 && (len(tt.want) < 10 || w > 2) {
+					t.Fatalf("%v: %d wakes for %d writes", rev, w, len(tt.want))
+				}
+				var newRaw []byte
+				if tt.neu != nil {
+					newRaw, _ = etf.Encode(tt.neu, nil)
+				}
+				settingsCheckArea(t, before, sim.Image(), newRaw)
+			}
+		})
+	}
+}
+
+// settingsCheckArea checks that after holds raw zero-padded in slots 8, 7,
+// 6, 5 and is otherwise before.
+func settingsCheckArea(t *testing.T, before, after *nerveskeytest.Image, raw []byte) {
+	t.Helper()
+	want := make([]byte, 524)
+	copy(want, raw)
+	if got := settingsRawFromImage(after); !bytes.Equal(got, want) {
+		t.Fatalf("settings area\n%x\nwant\n%x", got, want)
+	}
+	for s := range after.Slots {
+		if (s < 5 || s > 8) && !bytes.Equal(before.Slots[s], after.Slots[s]) {
+			t.Fatalf("slot %d changed", s)
+		}
+	}
+	if before.Config != after.Config || before.OTP != after.OTP {
+		t.Fatal("config or OTP changed")
+	}
+}
+
+// TestSettingsPutDiffProperty: from random stored bytes (valid terms,
+// garbage tails, zeroed headers as an interrupted put leaves them) to
+// random near or far raw settings, a put leaves exactly the new padded
+// area, writes nothing when nothing differs, and writes only units that
+// differ, plus the header word it zeroes first when others change.
+func TestSettingsPutDiffProperty(t *testing.T) {
+	sim := &writeLog{Chip: nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})}
+	c := settingsOpen(t, sim, nil)
+	ctx := t.Context()
+	r := rand.New(rand.NewPCG(7, 8))
+	randRaw := func() []byte {
+		b := make([]byte, r.IntN(525))
+		for i := range b {
+			if r.IntN(3) > 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		return b
+	}
+	for i := range 300 {
+		old := randRaw()
+		neu := slices.Clone(old)
+		switch r.IntN(4) {
+		case 0:
+			neu = randRaw()
+		case 1: // a few bytes changed
+			for range 1 + r.IntN(3) {
+				if len(neu) > 0 {
+					neu[r.IntN(len(neu))] ^= byte(1 + r.IntN(255))
+				}
+			}
+		case 2: // header zeroed (an interrupted put), or the version byte
+			if len(neu) >= 4 {
+				clear(neu[:[]int{1, 4}[r.IntN(2)]])
+			}
+		}
+		settingsMust(t, c.PutRawSettings(ctx, old))
+		before := sim.Image()
+		sim.take()
+		settingsMust(t, c.PutRawSettings(ctx, neu))
+		writes := sim.take()
+		settingsCheckArea(t, before, sim.Image(), neu)
+		diff := settingsDiffUnits(old, neu)
+		rest := slices.DeleteFunc(slices.Clone(diff), func(u string) bool { return u == "8.0" })
+		hdrOld, hdrNew := make([]byte, 32), make([]byte, 32)
+		copy(hdrOld, old)
+		copy(hdrNew, neu)
+		var want []string
+		if len(rest) > 0 && hdrOld[0] != 0 {
+			if hdrNew[0] == 0 {
+				want = append(want, "8.0")
+				copy(hdrOld, hdrNew)
+			} else {
+				want = append(want, "8.0.0")
+				clear(hdrOld[:4])
+			}
+		}
+		want = append(want, rest...)
+		if !bytes.Equal(hdrOld, hdrNew) {
+			want = append(want, "8.0")
+		}
+		if !slices.Equal(writes, want) {
+			t.Fatalf("#%d: writes %v, want %v (differing units %v)", i, writes, want, diff)
 		}
 	}
 }
