@@ -936,7 +936,8 @@ func TestSettingsElixirOrderMixes(t *testing.T) {
 
 // BenchmarkSettings measures settings reads and writes on the simulator
 // (typical execution times, 100 kHz): bus-ms/op is modeled bus time, wakes
-// and waits included. Elixir rows replay nerves_key's command sequences
+// and waits included; writes/op counts Write commands (EEPROM units
+// written, zeroing the header word included). Elixir rows replay nerves_key's command sequences
 // (DataZone.read: 32-byte then 4-byte reads; DataZone.write) through
 // internal/atecc, in one wake cycle as well; "put-32" uses 32-byte writes
 // only (the short last block of slots 7, 6, 5 padded).
@@ -944,7 +945,7 @@ func BenchmarkSettings(b *testing.B) {
 	small := map[string]any{"nerves_hub": map[string]any{"org": "acme"}, "rev": 3}
 	full := map[string]any{"blob": strings.Repeat("x", 500)}
 	for _, rev := range benchRevisions {
-		sim := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev})
+		sim := &writeLog{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev})}
 		c := settingsOpen(b, sim, nil)
 		dev := atecc.New(sim, &atecc.Options{Addr: 0x60, LockPath: ""})
 		rawFull, _ := etf.Encode(full, nil)
@@ -957,6 +958,7 @@ func BenchmarkSettings(b *testing.B) {
 					setup()
 				}
 				sim.ResetStats()
+				sim.take()
 				for b.Loop() {
 					if err := op(); err != nil {
 						b.Fatal(err)
@@ -967,6 +969,7 @@ func BenchmarkSettings(b *testing.B) {
 				b.ReportMetric(float64(st.BusTime.Microseconds())/1000/n, "bus-ms/op")
 				b.ReportMetric(float64(st.Transactions)/n, "i2c-tx/op")
 				b.ReportMetric(float64(st.Commands)/n, "cmds/op")
+				b.ReportMetric(float64(len(sim.take()))/n, "writes/op")
 			})
 		}
 		ctx := b.Context()
@@ -992,7 +995,30 @@ func BenchmarkSettings(b *testing.B) {
 				return nil
 			})
 		})
-		run("put", nil, func() error { return c.PutSettings(ctx, full) })
+		// Puts alternate between two values, so each op changes the
+		// same units; "put" replaces a 520-byte blob by another.
+		alternate := func(a, b any) func() error {
+			i := 0
+			return func() error {
+				i++
+				if i%2 == 1 {
+					return c.PutSettings(ctx, b)
+				}
+				return c.PutSettings(ctx, a)
+			}
+		}
+		full2 := map[string]any{"blob": strings.Repeat("y", 500)}
+		small2 := map[string]any{"nerves_hub": map[string]any{"org": "acme"}, "rev": 4}
+		other := map[string]any{"wifi": map[string]any{"ssid": "factory-net"}}
+		tiny, tiny2 := map[string]any{"rev": 3}, map[string]any{"rev": 4}
+		full3 := map[string]any{"blob": strings.Repeat("x", 250) + "z" + strings.Repeat("x", 249)}
+		run("put", putFull, alternate(full, full2))
+		run("put-unchanged", putFull, func() error { return c.PutSettings(ctx, full) })
+		run("put-unchanged-small", putSmall, func() error { return c.PutSettings(ctx, small) })
+		run("put-small-one-value", putSmall, alternate(small, small2))
+		run("put-tiny-one-value", func() { settingsMust(b, c.PutSettings(ctx, tiny)) }, alternate(tiny, tiny2))
+		run("put-small-replaced", putSmall, alternate(small, other))
+		run("put-large-one-byte", putFull, alternate(full, full3))
 		run("put-elixir", nil, func() error {
 			return dev.Do(ctx, func(s *atecc.Session) error {
 				for _, sl := range slots {
