@@ -6,7 +6,9 @@
 // [NewChip] makes a blank factory chip, [NewChipFromImage] loads a chip
 // image ([ParseImage] reads the chips.json format), and
 // [NewProvisionedChip] returns a chip provisioned as a NervesKey by the
-// real Elixir code.
+// real Elixir code. [NewTrustAndGoChip] returns an ATECC608B set up like a
+// Microchip Trust&Go part, whose signer certificate chains to a test root
+// ([TrustAndGoTestRoot]) instead of Microchip's.
 //
 // The simulator follows the datasheets as spec/atecc.md summarizes them,
 // not the driver: it has its own command decoder and state and imports
