@@ -199,16 +199,23 @@ func (c *Chip) Settings(ctx context.Context) (map[string]any, error) {
 // the encoding of settings read from the chip, use [Chip.PutSettingsTerm].
 //
 // Settings longer than the area give a *[SettingsTooLargeError] and
-// nothing is written. The write is not atomic but ordered so that an
-// interrupted one reads as an error, never as other settings; see
-// [Chip.PutRawSettings].
+// nothing is written. Otherwise the area ends holding exactly the bytes a
+// full write leaves (the term, zero-padded to 524 or 416 bytes), but only
+// the 32-byte blocks and 4-byte words that differ from what is stored are
+// written: putting the settings already stored writes nothing, changing a
+// value inside the first 32 bytes is one Write, and a small change further
+// on is three. The write is not atomic but ordered so that an interrupted
+// one reads as the old settings, the new ones or an error, never as other
+// settings. See [Chip.PutRawSettings] for the order and the cost.
 func (c *Chip) PutSettings(ctx context.Context, v any) error {
 	return c.putSettings(ctx, v, AtomsUTF8, true)
 }
 
-// PutSettingsTerm writes t.Value, any term, with the atom encoding t.Atoms. For a term read by [Chip.SettingsTerm] from canonical
-// bytes (anything term_to_binary wrote), the settings area gets exactly
-// the bytes it held.
+// PutSettingsTerm writes t.Value, any term, with the atom encoding
+// t.Atoms, as [Chip.PutRawSettings] writes: only the units that differ.
+// For a term read by [Chip.SettingsTerm] from canonical bytes (anything
+// term_to_binary wrote), the settings area gets exactly the bytes it held,
+// and nothing is written.
 func (c *Chip) PutSettingsTerm(ctx context.Context, t Term) error {
 	return c.putSettings(ctx, t.Value, t.Atoms, false)
 }
@@ -233,24 +240,40 @@ func (c *Chip) putSettings(ctx context.Context, v any, atoms AtomEncoding, needM
 // *[SettingsTooLargeError] and nothing is written. The data zone must be
 // locked ([ErrNotProvisioned]).
 //
-// The chip has no transactions, so a put is not atomic, but it is ordered
-// so that an interrupted one is detected: it first zeroes the first word of
-// slot 8 (the term's version byte 131 and map tag), then writes every other
-// block in Elixir's order (slot 8, 7, 6, 5), and the first block of slot 8
-// last. If the put stops anywhere (power cut, reset, bus failure), the
-// area holds either the old settings, the new ones, or bytes whose version
-// byte is 0, which readers (nerveskey and Elixir alike) report as corrupt
-// ([ErrSettingsCorrupt]; [ErrNoSettings] if all zero), never a mix that
-// decodes to some other term. This relies on each Write command being
-// applied whole, which the datasheet implies but does not promise for a
-// power loss during its EEPROM cycle.
+// What is written: in one wake cycle, it reads the whole area and writes
+// only the units that differ from the zero-padded raw: 32-byte blocks, and
+// the 4-byte last words of slots 7, 6 and 5 (the units of Elixir's
+// DataZone.write), so the area ends byte for byte as after a full write.
+// If nothing differs, nothing is written. If only the header (the first
+// block of slot 8) differs, it is the one Write. If any other unit
+// differs, the put first zeroes the header's first word (the term's
+// version byte 131 and map tag; skipped if the stored version byte is
+// already 0), then writes the differing units in Elixir's order (slot 8,
+// 7, 6, 5), then the header block last. New raw settings whose version
+// byte is 0 (blank) write their header first instead of a zero word.
 //
-// Full 32-byte blocks are 32-byte writes and the last 4 bytes of slots 7,
-// 6 and 5 are 4-byte writes, as Elixir's DataZone.write: 20 Write
-// commands in one wake cycle, one more than Elixir (simulated, typical
-// times, 100 kHz: 216 ms on a 508A, 526 ms on a 608A, vs 207 and 502 ms
-// for Elixir's sequence; 32-byte writes of the short blocks cost 2.5 ms
-// more each).
+// The guarantee: the chip has no transactions, so a put is not atomic,
+// but if it stops anywhere (power cut, reset, bus failure), the area holds
+// the old settings, the new ones, or bytes whose version byte is 0, which
+// readers (nerveskey and Elixir alike) report as corrupt
+// ([ErrSettingsCorrupt]; [ErrNoSettings] if all zero), never a mix that
+// decodes to some other term: an old header left valid over some new and
+// some old later units could decode, which is why it is zeroed even when
+// it does not change. A retry after a transient error reads the area again
+// and goes on from what is stored. This relies on each Write command being
+// applied whole, which the datasheet implies but does not promise for a
+// power loss during its EEPROM cycle. A put to a settings slot that cannot
+// be read in clear (IsSecret) writes every unit, header last.
+//
+// The cost (simulated, typical times, 100 kHz, 508A / 608A): the reads,
+// 19 commands, take 74 / 120 ms; each unit written about 11 / 26 ms. An
+// unchanged put is 74 / 120 ms and no Write; a changed value in a 16-byte
+// map 86 / 147 ms and 1 Write; one changed value in a 53-byte map, or one
+// byte in a 520-byte blob, 105 / 197 ms and 3 Writes. Replacing every
+// unit costs 279 / 622 ms and 19 Writes (the reads are the overhead), where
+// writing all 20 units unread took 216 / 526 ms; reading pays for itself
+// once about 7 (508A) or 5 (608A) units are unchanged, as the zero tail is
+// when old and new settings are both shorter than 384 bytes.
 func (c *Chip) PutRawSettings(ctx context.Context, raw []byte) error {
 	if err := c.writeSettings(ctx, raw); err != nil {
 		return fmt.Errorf("nerveskey: put raw settings: %w", err)
