@@ -34,7 +34,9 @@ func tngSim(t *testing.T, dir string) (img, root string) {
 func TestTrustAndGo(t *testing.T) {
 	dir := t.TempDir()
 	img, rootPEM := tngSim(t, dir)
-	tng := func(args ...string) []string { return append([]string{"--sim", img, "--type", "trust_and_go"}, args...) }
+	tng := func(args ...string) []string {
+		return append([]string{"--sim", img, "--type", "trust_and_go"}, args...)
+	}
 
 	// Without --type the CLI looks for a NervesKey at 0x60 and finds
 	// nothing; with it, at 0x35.
