@@ -84,6 +84,7 @@ var benchRevisions = []nerveskeytest.Revision{nerveskeytest.ATECC508A, nerveskey
 // uses the typical ones. ns/op and allocs/op are host CPU: the simulator's
 // time is virtual.
 func BenchmarkSign(b *testing.B) {
+	needSim(b, "bus statistics")
 	digest := sha256.Sum256([]byte("bench"))
 	for _, tm := range []nerveskeytest.TimingMode{nerveskeytest.TimingTypical, nerveskeytest.TimingRandom} {
 		for _, rev := range benchRevisions {
@@ -126,6 +127,7 @@ func BenchmarkSign(b *testing.B) {
 // BenchmarkJWT makes GCP-style tokens: one signature each plus JSON and
 // base64 work on the host.
 func BenchmarkJWT(b *testing.B) {
+	needSim(b, "bus statistics")
 	for _, rev := range benchRevisions {
 		b.Run(rev.String(), func(b *testing.B) {
 			bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
@@ -154,6 +156,7 @@ func BenchmarkJWT(b *testing.B) {
 // modeled bus time, hs/s-wall per second of host time (the simulator
 // costs no wall time, so that is the host's TLS and ECDSA work).
 func BenchmarkTLSHandshake32(b *testing.B) {
+	needSim(b, "bus statistics")
 	for _, rev := range benchRevisions {
 		for _, v := range tlsVersions {
 			b.Run(rev.String()+"/"+tls.VersionName(v), func(b *testing.B) {

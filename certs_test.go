@@ -91,6 +91,7 @@ func vectorChip(tb testing.TB, v elixirVector) *nerveskeytest.Chip {
 
 func imageChip(tb testing.TB, img *nerveskeytest.Image, opts *nerveskeytest.Options) *nerveskeytest.Chip {
 	tb.Helper()
+	needSim(tb, "chip images")
 	chip, err := nerveskeytest.NewChipFromImage(img, opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -101,6 +102,7 @@ func imageChip(tb testing.TB, img *nerveskeytest.Image, opts *nerveskeytest.Opti
 
 func openChip(tb testing.TB, bus *nerveskeytest.Chip, opts *nerveskey.Options) *nerveskey.Chip {
 	tb.Helper()
+	needSim(tb, "chips")
 	c, err := nerveskey.OpenChip(tb.Context(), bus, opts)
 	if err != nil {
 		tb.Fatalf("OpenChip: %v", err)
@@ -262,6 +264,7 @@ func TestBlankChipInfo(t *testing.T) {
 // code, for tests to modify.
 func provisionedImage(tb testing.TB, rev nerveskeytest.Revision) *nerveskeytest.Image {
 	tb.Helper()
+	needSim(tb, "chip images")
 	return nerveskeytest.NewProvisionedChip(tb, &nerveskeytest.Options{Revision: rev}).Image()
 }
 

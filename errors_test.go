@@ -20,6 +20,7 @@ import (
 // typed error), and the message starts with "nerveskey: <op>: " and says
 // "nerveskey:" exactly once, however many layers the error went through.
 func TestErrorText(t *testing.T) {
+	needSim(t, "closed, blank and faulty chips")
 	ctx := t.Context()
 	digest := sha256.Sum256([]byte("error text"))
 

@@ -67,6 +67,7 @@ func errClass(err error) string {
 // wrong, nothing may panic, and every failure must be a typed error;
 // signatures that needed retries are counted.
 func TestSignUnderFaults(t *testing.T) {
+	needSim(t, "fault injection")
 	n := 10000
 	if testing.Short() {
 		n = 1000

@@ -18,6 +18,7 @@ import (
 // serializes its own commands only; the flock keeps the other's Nonce out
 // of its Nonce+Sign pair, so every signature verifies over its own digest.
 func TestSharedChipLockFile(t *testing.T) {
+	needSim(t, "chips shared between processes")
 	for _, rev := range benchRevisions {
 		t.Run(rev.String(), func(t *testing.T) {
 			chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
@@ -59,6 +60,7 @@ func TestSharedChipLockFile(t *testing.T) {
 // signatures fail or are over another digest. It shows that the lock,
 // not luck, keeps TestSharedChipLockFile correct.
 func TestSharedChipWithoutLock(t *testing.T) {
+	needSim(t, "chips shared between processes")
 	chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
 	var keys [2]*nerveskey.Key
 	for i := range keys {

@@ -21,6 +21,7 @@ import (
 // also shows that certificates nerveskey issues rebuild identically under
 // nerves_key.
 func TestProvisionedRebuildsUnderPythonReference(t *testing.T) {
+	needSim(t, "blank chips (provisioning)")
 	python := needTool(t, "python3")
 	for _, rev := range revisions {
 		t.Run(rev.String(), func(t *testing.T) {

@@ -57,6 +57,7 @@ func blankImage(t testing.TB, rev string) *nerveskeytest.Image {
 // and a nerveskey.Chip on it.
 func newBlankChip(t testing.TB, rev nerveskeytest.Revision, opts *nerveskey.Options) (*nerveskeytest.Chip, *nerveskey.Chip) {
 	t.Helper()
+	needSim(t, "blank chips (provisioning)")
 	return chipFromImage(t, blankImage(t, revNames[rev]), opts)
 }
 
