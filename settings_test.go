@@ -1149,7 +1149,7 @@ func TestSettingsElixirReadsGoWrites(t *testing.T) {
 	oracle := settingsOracle()
 	if *updateSettingsOracle {
 		if oracle == "" {
-			t.Fatal("-nerveskey.update-settings-oracle needs the Elixir oracle (/work/notes/oracle.md)")
+			t.Fatal("-nerveskey.update-settings-oracle needs the Elixir oracle (testdata/README.md)")
 		}
 		got := runSettingsOracle(t, oracle, written)
 		for _, w := range written {
