@@ -41,7 +41,8 @@ import (
 //     compressed certificate can hold). A trial device certificate is
 //     signed, compressed, rebuilt and compared, so a signer that would
 //     produce unreadable certificates is refused here.
-//     ProvisionOptions.DryRun stops after these checks.
+//     ProvisionOptions.Confirm is then called once with the
+//     ProvisionPlan, and may abort; ProvisionOptions.DryRun stops there.
 //   - The configuration written is exactly nerves_key's, and the lock
 //     carries the CRC of the image expected, so the chip refuses the lock
 //     if what it holds differs.
@@ -111,6 +112,9 @@ var (
 	ErrVolatileUnsupported = errors.New("chip does not support volatile keys (ATECC608A/B only)")
 	// ErrInvalidInput is wrapped by every *InputError.
 	ErrInvalidInput = errors.New("invalid provisioning input")
+	// ErrAborted reports a run that ProvisionOptions.Confirm stopped by
+	// returning an error, which is wrapped too. Nothing was written.
+	ErrAborted = errors.New("aborted before the first write")
 	// ErrVerify reports provisioned data that did not verify: the chip
 	// does not hold what was written, or its key does not match its
 	// certificate.
@@ -239,8 +243,19 @@ type ProvisionOptions struct {
 	Rand io.Reader
 	// Progress, if set, is called synchronously at each step.
 	Progress func(StepEvent)
-	// DryRun checks everything and writes nothing.
+	// DryRun checks everything and writes nothing. Confirm, if set, is
+	// still called, with ProvisionPlan.DryRun set, so that one function
+	// shows the plan of a dry run and of a real one; Provision then
+	// returns nil, or Confirm's error.
 	DryRun bool
+	// Confirm, if set, is called exactly once per Provision call, after
+	// every input has been checked against the chip and before the first
+	// write, with what the run is about to do: a factory tool shows the
+	// plan and asks the operator here. A non-nil error aborts the run
+	// with nothing written; Provision returns it wrapped with ErrAborted
+	// (errors.Is sees both). It is not called when validation fails, nor
+	// for a chip already provisioned. ProvisionAux does not call it.
+	Confirm func(ctx context.Context, plan *ProvisionPlan) error
 	// Volatile selects volatile-key provisioning (ATECC608A/B only): the
 	// device key works only after the activation key sets the chip's
 	// persistent latch.
@@ -248,6 +263,48 @@ type ProvisionOptions struct {
 	// NewKey always generates a new device key, as nerves_key does,
 	// instead of reusing a valid key left in slot 0 by an interrupted run.
 	NewKey bool
+}
+
+// A ProvisionPlan is what a Provision call is about to do, given to
+// ProvisionOptions.Confirm once every input has been checked. On a run
+// that resumes an interrupted one, it says what remains: the steps the
+// chip has already done are in Skipped.
+type ProvisionPlan struct {
+	// Revision is the part: "ATECC508A", "ATECC608A" or "ATECC608B".
+	Revision string
+	// Serial is the 9-byte chip serial number.
+	Serial [9]byte
+	// Info is the manufacturer serial number and board name to be
+	// written to the OTP zone, as given.
+	Info ProvisioningInfo
+	// SignerSubject is the signer certificate's subject, e.g.
+	// "CN=Signer"; the device certificate's issuer.
+	SignerSubject string
+	// SignerNotBefore and SignerNotAfter are the signer certificate's
+	// validity.
+	SignerNotBefore, SignerNotAfter time.Time
+	// IssuedAt is the time, from ProvisionOptions.Now, as of whose hour
+	// the device certificate is issued.
+	IssuedAt time.Time
+	// Volatile reports volatile-key provisioning.
+	Volatile bool
+	// ConfigLocked reports a configuration zone already locked, with the
+	// NervesKey configuration asked for (an incompatible one is refused
+	// before the plan): it is not written again.
+	ConfigLocked bool
+	// DataLocked reports a data zone already locked by an interrupted
+	// run: only the read-back and the key slot lock remain.
+	DataLocked bool
+	// ReuseKey reports that slot 0 holds a valid key left by an
+	// interrupted run and that it will be reused (ProvisionOptions.NewKey
+	// not set); the device certificate is signed for it.
+	ReuseKey bool
+	// Steps are the steps that will run after StepValidate, in order;
+	// Skipped are those the chip has already done. Together they are
+	// StepConfigure to StepLockKey.
+	Steps, Skipped []Step
+	// DryRun is ProvisionOptions.DryRun: Provision stops after Confirm.
+	DryRun bool
 }
 
 func (o *ProvisionOptions) now() time.Time {
@@ -362,6 +419,7 @@ type provisioning struct {
 	cfg        atecc.Config // as read at the start
 	sn         [9]byte
 	otp        [atecc.OTPSize]byte
+	reuse      *[64]byte // slot 0's public key, when it will be reused
 }
 
 func (p *provisioning) progress(s Step, done, skipped bool, detail string) {
@@ -386,6 +444,39 @@ func (p *provisioning) run(ctx context.Context, s Step, f func() (string, error)
 
 func (p *provisioning) skip(s Step, why string) { p.progress(s, true, true, why) }
 
+// confirm builds the plan and calls ProvisionOptions.Confirm with it.
+// first is the first step that will run; the earlier ones are skipped.
+func (p *provisioning) confirm(ctx context.Context, first Step) error {
+	if p.o == nil || p.o.Confirm == nil {
+		return nil
+	}
+	plan := &ProvisionPlan{
+		Revision:        p.cfg.Revision().String(),
+		Serial:          p.sn,
+		Info:            p.info,
+		SignerSubject:   p.signerCert.Subject.String(),
+		SignerNotBefore: p.signerCert.NotBefore,
+		SignerNotAfter:  p.signerCert.NotAfter,
+		IssuedAt:        p.now,
+		Volatile:        p.volatile,
+		ConfigLocked:    p.cfg.ConfigLocked(),
+		DataLocked:      p.cfg.DataLocked(),
+		ReuseKey:        p.reuse != nil,
+		DryRun:          p.o.DryRun,
+	}
+	for s := StepConfigure; s <= StepLockKey; s++ {
+		if s < first {
+			plan.Skipped = append(plan.Skipped, s)
+		} else {
+			plan.Steps = append(plan.Steps, s)
+		}
+	}
+	if err := p.o.Confirm(ctx, plan); err != nil {
+		return fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	return nil
+}
+
 // Provision provisions the chip as a NervesKey, as nerves_key's
 // NervesKey.provision/4 (or volatile_provision/6 with
 // ProvisionOptions.Volatile) does, with the same resulting bytes: the
@@ -397,7 +488,8 @@ func (p *provisioning) skip(s Step, why string) { p.progress(s, true, true, why)
 // signer is any [crypto.Signer] for signerCert's P-256 key: a key from
 // [LoadSigner], an HSM, a cloud KMS. It signs a trial certificate during
 // validation and the device certificate (rarely a few times: signatures
-// nerves_key would rebuild wrongly are replaced).
+// nerves_key would rebuild wrongly are replaced): two signatures for a
+// run from a blank chip, none when only the key slot lock remains.
 //
 // The safety model is spelled out in the comment at the top of
 // provision.go (the README quotes it): inputs are validated before any write (errors: *InputError, ErrConfigIncompatible,
@@ -449,6 +541,9 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 			return fmt.Errorf("%w (data zone and key slot locked)", ErrAlreadyProvisioned)
 		}
 		p.progress(StepValidate, true, false, fmt.Sprintf("data zone locked, key slot(s) %v not: finishing an interrupted run", todo))
+		if err := p.confirm(ctx, StepLockKey); err != nil {
+			return err
+		}
 		if p.o != nil && p.o.DryRun {
 			return nil
 		}
@@ -457,14 +552,43 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 		}
 		return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, todo) })
 	}
+	if p.cfg.ConfigLocked() && !p.o.newKey() {
+		if err := p.probeKey(ctx); err != nil {
+			return err
+		}
+	}
 	if err := p.trialCertificate(); err != nil {
 		return err
 	}
 	p.progress(StepValidate, true, false, "")
+	first := StepConfigure
+	if p.cfg.ConfigLocked() {
+		first = StepWriteOTP
+	}
+	if err := p.confirm(ctx, first); err != nil {
+		return err
+	}
 	if p.o != nil && p.o.DryRun {
 		return nil
 	}
 	return p.provisionUnlocked(ctx, &want)
+}
+
+// probeKey looks for a valid key in slot 0 left by an interrupted run,
+// on a chip whose configuration is locked (GenKey needs that lock) and
+// whose data zone is not, and sets p.reuse to its public key. GenKey in
+// public-key mode writes nothing and succeeds only for a key generated
+// on the chip. On a chip whose configuration was not locked at the start
+// no run can have generated a key, so a new one is always made.
+func (p *provisioning) probeKey(ctx context.Context) error {
+	xy, err := p.c.dev.GenKey(ctx, keySlot, false)
+	switch {
+	case err == nil:
+		p.reuse = &xy
+	case !errors.Is(err, ErrExecution):
+		return err
+	}
+	return nil
 }
 
 // checkChip checks the chip's type, revision and configuration against
@@ -687,34 +811,21 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	}
 	var pub *ecdsa.PublicKey
 	err := p.run(ctx, StepGenKey, func() (string, error) {
+		// The plan said whether slot 0's key is reused (probeKey).
 		var xy [64]byte
-		reused := false
-		err := d.Do(ctx, func(s *atecc.Session) error {
-			reused = false
-			if !p.o.newKey() {
-				// GenKey public-key mode succeeds only if slot 0 holds
-				// a key generated on the chip: an interrupted run's.
-				var err error
-				xy, err = s.GenKey(ctx, keySlot, false)
-				if err == nil {
-					reused = true
-					return nil
-				}
-				if !errors.Is(err, ErrExecution) {
-					return err
-				}
-			}
+		if p.reuse != nil {
+			xy = *p.reuse
+		} else {
 			var err error
-			xy, err = s.GenKey(ctx, keySlot, true)
-			return err
-		})
-		if err != nil {
-			return "", err
+			if xy, err = d.GenKey(ctx, keySlot, true); err != nil {
+				return "", err
+			}
 		}
+		var err error
 		if pub, err = publicKeyFromXY(xy[:]); err != nil {
 			return "", err
 		}
-		if reused {
+		if p.reuse != nil {
 			return "reused the valid key left in slot 0 by an interrupted run", nil
 		}
 		return "generated a new key", nil
