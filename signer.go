@@ -8,10 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
@@ -199,14 +196,43 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 }
 
 // encodeSignature returns the ASN.1 DER ECDSA-Sig-Value for r and s, with
-// minimal integers.
+// minimal integers. It is on the signing path of every handshake, so it
+// writes the bytes directly into one allocation rather than through
+// big.Int and cryptobyte (eleven allocations): SEQUENCE { INTEGER r,
+// INTEGER s }, each at most 33 bytes, so every length fits in one byte.
 func encodeSignature(r, s []byte) []byte {
-	var b cryptobyte.Builder
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(new(big.Int).SetBytes(r))
-		b.AddASN1BigInt(new(big.Int).SetBytes(s))
-	})
-	return b.BytesOrPanic() // cannot fail: two non-negative integers
+	r, s = minimalInt(r), minimalInt(s)
+	n := derIntLen(r) + derIntLen(s)
+	b := make([]byte, 0, 2+n)
+	b = append(b, 0x30, byte(n)) // SEQUENCE
+	b = appendDERInt(b, r)
+	return appendDERInt(b, s)
+}
+
+// minimalInt strips the leading zero bytes of the big-endian unsigned v,
+// keeping one byte for zero.
+func minimalInt(v []byte) []byte {
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	return v
+}
+
+// derIntLen is the encoded size of the DER INTEGER appendDERInt writes.
+func derIntLen(v []byte) int {
+	if len(v) > 0 && v[0]&0x80 != 0 {
+		return 3 + len(v) // a 0x00 keeps it positive
+	}
+	return 2 + len(v)
+}
+
+// appendDERInt appends the DER INTEGER of the minimal unsigned v.
+func appendDERInt(b, v []byte) []byte {
+	b = append(b, 0x02, byte(derIntLen(v)-2)) // INTEGER
+	if len(v) > 0 && v[0]&0x80 != 0 {
+		b = append(b, 0)
+	}
+	return append(b, v...)
 }
 
 // publicKeyFromXY returns the P-256 public key X‖Y, checking it is on the
