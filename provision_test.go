@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -1087,6 +1088,265 @@ func TestElixirReadsNerveskeyChips(t *testing.T) {
 			}
 			if e["sign_digest_verified"] != true {
 				t.Error("Elixir's sign_digest did not verify")
+			}
+		})
+	}
+}
+
+// countingSigner counts Sign calls, as an HSM or KMS bill would.
+type countingSigner struct {
+	crypto.Signer
+	n int
+}
+
+func (s *countingSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.n++
+	return s.Signer.Sign(rand, digest, opts)
+}
+
+// cmdLog records the commands sent to the chip (Options.Trace).
+type cmdLog struct{ ops []string }
+
+func (l *cmdLog) options() *nerveskey.Options {
+	return &nerveskey.Options{Trace: &nerveskey.Trace{Command: func(op string, _ time.Duration, _ error) { l.ops = append(l.ops, op) }}}
+}
+
+// writes returns the commands that change the chip: writes, locks and
+// key generation.
+func (l *cmdLog) writes() []string {
+	var w []string
+	for _, op := range l.ops {
+		if strings.HasPrefix(op, "write") || strings.HasPrefix(op, "lock") || strings.HasPrefix(op, "genkey create") {
+			w = append(w, op)
+		}
+	}
+	return w
+}
+
+// interrupted returns a 608B interrupted by a cancelled context right
+// after step s ended (0: a blank chip), and a cmdLog watching it.
+func interrupted(t *testing.T, s nerveskey.Step, signerCert *x509.Certificate, signerKey crypto.Signer) (*nerveskeytest.Chip, *nerveskey.Chip, *cmdLog) {
+	t.Helper()
+	l := &cmdLog{}
+	sim, c := newBlankChip(t, nerveskeytest.ATECC608B, l.options())
+	if s == 0 {
+		return sim, c, l
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+		Progress: func(e nerveskey.StepEvent) {
+			if e.Step == s && e.Done {
+				cancel()
+			}
+		},
+	}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	l.ops = nil
+	return sim, c, l
+}
+
+func steps(from, to nerveskey.Step) []nerveskey.Step {
+	var s []nerveskey.Step
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// TestProvisionConfirm checks ProvisionOptions.Confirm on a blank chip and
+// on chips interrupted at each resumable point: it is called once, after
+// StepValidate ended and before any command that changes the chip, with a
+// plan that says what remains; the run then completes.
+func TestProvisionConfirm(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	tests := []struct {
+		after              nerveskey.Step // interrupted after this step; 0: blank
+		configLocked, data bool
+		reuse              bool
+		first              nerveskey.Step
+	}{
+		{0, false, false, false, nerveskey.StepConfigure},
+		{nerveskey.StepLockConfig, true, false, false, nerveskey.StepWriteOTP},
+		{nerveskey.StepGenKey, true, false, true, nerveskey.StepWriteOTP},
+		{nerveskey.StepLockData, true, true, false, nerveskey.StepLockKey},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("after=%d", tt.after), func(t *testing.T) {
+			sim, c, l := interrupted(t, tt.after, signerCert, signerKey)
+			before := sim.Image()
+			var events []nerveskey.StepEvent
+			var plans []*nerveskey.ProvisionPlan
+			var opsAtConfirm int
+			err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+				Progress: func(e nerveskey.StepEvent) { events = append(events, e) },
+				Confirm: func(ctx context.Context, p *nerveskey.ProvisionPlan) error {
+					plans = append(plans, p)
+					opsAtConfirm = len(l.ops)
+					if w := l.writes(); len(w) != 0 {
+						t.Errorf("commands that change the chip before Confirm: %v", w)
+					}
+					if !imagesEqual(before, sim.Image()) {
+						t.Error("the chip changed before Confirm")
+					}
+					if n := len(events); n != 2 || events[1] != (nerveskey.StepEvent{Step: nerveskey.StepValidate, Done: true, Detail: events[1].Detail}) {
+						t.Errorf("events before Confirm: %+v", events)
+					}
+					return nil
+				},
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plans) != 1 {
+				t.Fatalf("Confirm called %d times", len(plans))
+			}
+			if opsAtConfirm == len(l.ops) {
+				t.Error("nothing was sent after Confirm")
+			}
+			p := plans[0]
+			want := nerveskey.ProvisionPlan{
+				Revision: "ATECC608B", Serial: p.Serial, Info: testInfo,
+				SignerSubject: signerCert.Subject.String(), SignerNotBefore: signerCert.NotBefore, SignerNotAfter: signerCert.NotAfter,
+				IssuedAt: provNow, ConfigLocked: tt.configLocked, DataLocked: tt.data, ReuseKey: tt.reuse,
+				Steps: steps(tt.first, nerveskey.StepLockKey), Skipped: steps(nerveskey.StepConfigure, tt.first-1),
+			}
+			if fmt.Sprintf("%+v", *p) != fmt.Sprintf("%+v", want) {
+				t.Errorf("plan:\n got %+v\nwant %+v", *p, want)
+			}
+			if sn := append(before.Config[0:4:4], before.Config[8:13]...); !bytes.Equal(p.Serial[:], sn) {
+				t.Errorf("plan serial %x, config says %x", p.Serial, sn)
+			}
+			checkProvisioned(t, sim, testInfo, signerCert, nil)
+			if kept := bytes.Equal(before.Slots[0], sim.Image().Slots[0]); kept != (tt.reuse || tt.data) {
+				t.Errorf("slot 0 kept = %v; plan: reuse %v", kept, p.ReuseKey)
+			}
+		})
+	}
+}
+
+// TestProvisionConfirmAbort checks that an error from Confirm stops the
+// run with nothing written, whatever the chip's state, and is returned
+// wrapped with ErrAborted; with DryRun, Confirm is called with the plan
+// and nothing is written either.
+func TestProvisionConfirmAbort(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	errNo := errors.New("operator said no")
+	for _, after := range []nerveskey.Step{0, nerveskey.StepLockConfig, nerveskey.StepGenKey, nerveskey.StepLockData} {
+		t.Run(fmt.Sprintf("after=%d", after), func(t *testing.T) {
+			sim, c, l := interrupted(t, after, signerCert, signerKey)
+			before := sim.Image()
+			calls := 0
+			err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { calls++; return errNo },
+			}))
+			if !errors.Is(err, errNo) || !errors.Is(err, nerveskey.ErrAborted) || calls != 1 {
+				t.Fatalf("Provision = %v after %d Confirm calls; want errors.Is %v and ErrAborted", err, calls, errNo)
+			}
+			t.Log(err)
+			if w := l.writes(); len(w) != 0 || !imagesEqual(before, sim.Image()) {
+				t.Fatalf("an aborted run changed the chip: %v", w)
+			}
+
+			var dry *nerveskey.ProvisionPlan
+			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+				DryRun:  true,
+				Confirm: func(_ context.Context, p *nerveskey.ProvisionPlan) error { calls++; dry = p; return nil },
+			}))
+			if err != nil || calls != 2 || dry == nil || !dry.DryRun {
+				t.Fatalf("dry run: %v, %d calls, plan %+v", err, calls, dry)
+			}
+			if w := l.writes(); len(w) != 0 || !imagesEqual(before, sim.Image()) {
+				t.Fatalf("a dry run changed the chip: %v", w)
+			}
+			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+				DryRun:  true,
+				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { return errNo },
+			}))
+			if !errors.Is(err, errNo) {
+				t.Fatalf("dry run with a refusing Confirm: %v", err)
+			}
+		})
+	}
+}
+
+// TestProvisionConfirmNotCalled checks that Confirm is not called when
+// validation fails or the chip is already provisioned.
+func TestProvisionConfirmNotCalled(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	_, other := testSigner(t)
+	sim, c := newBlankChip(t, nerveskeytest.ATECC508A, nil)
+	before := sim.Image()
+	confirm := func(context.Context, *nerveskey.ProvisionPlan) error {
+		t.Error("Confirm called")
+		return nil
+	}
+	tests := []struct {
+		name   string
+		info   nerveskey.ProvisioningInfo
+		signer crypto.Signer
+		opts   nerveskey.ProvisionOptions
+		want   error
+	}{
+		{"sn too long", nerveskey.ProvisioningInfo{ManufacturerSN: strings.Repeat("x", 33)}, signerKey, nerveskey.ProvisionOptions{}, nerveskey.ErrInvalidInput},
+		{"wrong signer key", testInfo, other, nerveskey.ProvisionOptions{}, nerveskey.ErrInvalidInput},
+		{"volatile on 508A", testInfo, signerKey, nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{Activation: [16]byte{1}}}, nerveskey.ErrVolatileUnsupported},
+		{"dry run, bad board", nerveskey.ProvisioningInfo{ManufacturerSN: "a", BoardName: "abcdefghijk"}, signerKey, nerveskey.ProvisionOptions{DryRun: true}, nerveskey.ErrInvalidInput},
+	}
+	for _, tt := range tests {
+		tt.opts.Confirm = confirm
+		if err := c.Provision(t.Context(), tt.info, signerCert, tt.signer, provOpts(&tt.opts)); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if !imagesEqual(before, sim.Image()) {
+		t.Error("a refused run changed the chip")
+	}
+	_, c2 := newBlankChip(t, nerveskeytest.ATECC608A, nil)
+	if err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Confirm: confirm})); !errors.Is(err, nerveskey.ErrAlreadyProvisioned) {
+		t.Errorf("provisioned chip: %v", err)
+	}
+}
+
+// TestProvisionSignatures counts the signer's signatures and the bus
+// commands of a full run from a blank chip: one Provision call with
+// Confirm, against the DryRun-then-Provision pattern it replaces.
+func TestProvisionSignatures(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	for _, pattern := range []string{"confirm", "dry run first"} {
+		t.Run(pattern, func(t *testing.T) {
+			sim, c := newBlankChip(t, nerveskeytest.ATECC608B, nil)
+			s := &countingSigner{Signer: signerKey}
+			sim.ResetStats()
+			if pattern == "dry run first" {
+				if err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{DryRun: true})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			confirmed := 0
+			err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{
+				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { confirmed++; return nil },
+			}))
+			if err != nil || confirmed != 1 {
+				t.Fatalf("Provision: %v, Confirm called %d times", err, confirmed)
+			}
+			checkProvisioned(t, sim, testInfo, signerCert, nil)
+			st := sim.Stats()
+			t.Logf("%s: %d signatures, %d commands, bus time %v", pattern, s.n, st.Commands, st.BusTime)
+			// A trial certificate and the device certificate; a retry
+			// (a signature nerves_key would rebuild wrongly) is rare
+			// but possible, so allow one.
+			want := 2
+			if pattern == "dry run first" {
+				want = 3
+			}
+			if s.n < want || s.n > want+1 {
+				t.Errorf("%d signatures, want %d", s.n, want)
 			}
 		})
 	}
