@@ -2,6 +2,7 @@ package nerveskey_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -61,6 +62,55 @@ func ExampleChip_Provision() {
 	// step 9/9: read back, verify and lock key slot
 	// provisioned; device key is *ecdsa.PublicKey
 	// nerveskey: provision: chip already provisioned (data zone and key slot locked)
+}
+
+// ExampleProvisionOptions_confirm shows the plan and asks before the first
+// write, with one Provision call: the signer signs once for validation and
+// once for the device certificate, and an answer other than yes leaves the
+// chip untouched.
+func ExampleProvisionOptions_confirm() {
+	ctx := context.Background()
+	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
+	defer sim.Close()
+	chip, err := nerveskey.OpenChip(ctx, sim, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer chip.Close()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	signerCert, signerKey, err := nerveskey.NewSigner(nil, 5, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	errNo := errors.New("operator declined")
+	answer := "no" // a factory tool reads the operator's answer here
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-000124", BoardName: "widget"}
+	opts := &nerveskey.ProvisionOptions{
+		Now: func() time.Time { return now },
+		Confirm: func(ctx context.Context, p *nerveskey.ProvisionPlan) error {
+			fmt.Printf("%s %X: %q on %q, signed by %s\n", p.Revision, p.Serial, p.Info.ManufacturerSN, p.Info.BoardName, p.SignerSubject)
+			fmt.Printf("%d steps to run from %q, %d already done, reuse key %v\n", len(p.Steps), p.Steps[0], len(p.Skipped), p.ReuseKey)
+			if answer != "yes" {
+				return errNo
+			}
+			return nil
+		},
+	}
+	err = chip.Provision(ctx, info, signerCert, signerKey, opts)
+	fmt.Println(errors.Is(err, errNo), errors.Is(err, nerveskey.ErrAborted))
+
+	answer = "yes"
+	if err := chip.Provision(ctx, info, signerCert, signerKey, opts); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("provisioned")
+	// Output:
+	// ATECC608A 0123001122334455EE: "NK-000124" on "widget", signed by CN=Signer
+	// 8 steps to run from "write configuration", 0 already done, reuse key false
+	// true true
+	// ATECC608A 0123001122334455EE: "NK-000124" on "widget", signed by CN=Signer
+	// 8 steps to run from "write configuration", 0 already done, reuse key false
+	// provisioned
 }
 
 // ExampleNewDebugDevice makes a device certificate without a chip, as
