@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,10 @@ type plan struct {
 	Signer         string `json:"signer"`           // signer certificate subject
 	SignerNotAfter string `json:"signer_not_after"` // RFC 3339
 	Volatile       bool   `json:"volatile"`
+	// Set only when resuming an interrupted run.
+	ConfigLocked bool `json:"config_locked,omitempty"` // the configuration lock is done
+	DataLocked   bool `json:"data_locked,omitempty"`   // only the key slot lock remains
+	ReuseKey     bool `json:"reuse_key,omitempty"`     // slot 0's key is reused
 }
 
 func (c *cli) provision(args []string) error {
@@ -139,38 +144,60 @@ func (c *cli) provision(args []string) error {
 		if board.set {
 			info.BoardName = board.v
 		}
-		// Validate everything, writing nothing.
-		check := *opts
-		check.DryRun = true
-		if err := s.Provision(c.ctx, info, signerCert, signer, &check); err != nil {
-			return provisionError(err)
+		// One Provision call: it validates everything, then calls
+		// Confirm with the plan before the first write. Step events
+		// are held until the plan is out, so that the stream reads
+		// plan, confirmation, steps.
+		var pending []nerveskey.StepEvent
+		started := false
+		opts.DryRun = *dryRun
+		opts.Progress = func(e nerveskey.StepEvent) {
+			if !started {
+				pending = append(pending, e)
+				return
+			}
+			c.progress(out, e)
 		}
-		p := &plan{
-			Chip:           c.where(),
-			Revision:       in.Revision,
-			Serial:         hex.EncodeToString(in.Serial[:]),
-			ManufacturerSN: info.ManufacturerSN,
-			BoardName:      info.BoardName,
-			Signer:         signerCert.Subject.String(),
-			SignerNotAfter: signerCert.NotAfter.UTC().Format(time.RFC3339),
-			Volatile:       opts.Volatile != nil,
-		}
-		if out != nil {
-			out.Encode(event{Action: "start", Steps: nerveskey.NumSteps, DryRun: *dryRun, Plan: p})
-		}
-		c.printPlan(p)
-		if *dryRun {
-			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
+		opts.Confirm = func(_ context.Context, pp *nerveskey.ProvisionPlan) error {
+			p := &plan{
+				Chip:           c.where(),
+				Revision:       pp.Revision,
+				Serial:         hex.EncodeToString(pp.Serial[:]),
+				ManufacturerSN: pp.Info.ManufacturerSN,
+				BoardName:      pp.Info.BoardName,
+				Signer:         pp.SignerSubject,
+				SignerNotAfter: pp.SignerNotAfter.UTC().Format(time.RFC3339),
+				Volatile:       pp.Volatile,
+				ConfigLocked:   pp.ConfigLocked,
+				DataLocked:     pp.DataLocked,
+				ReuseKey:       pp.ReuseKey,
+			}
+			if out != nil {
+				out.Encode(event{Action: "start", Steps: nerveskey.NumSteps, DryRun: pp.DryRun, Plan: p})
+			}
+			c.printPlan(p)
+			if pp.DryRun {
+				return nil
+			}
+			if !*yes {
+				if err := c.confirm("lock this chip as a NervesKey; this cannot be undone"); err != nil {
+					return err
+				}
+			}
+			started = true
+			for _, e := range pending {
+				c.progress(out, e)
+			}
 			return nil
 		}
-		if !*yes {
-			if err := c.confirm("lock this chip as a NervesKey; this cannot be undone"); err != nil {
-				return err
-			}
-		}
-		opts.Progress = func(e nerveskey.StepEvent) { c.progress(out, e) }
 		if err := s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
+			if errors.Is(err, errNotConfirmed) {
+				return errNotConfirmed
+			}
 			return provisionError(err)
+		}
+		if *dryRun {
+			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
 		}
 		return nil
 	}())
@@ -218,7 +245,19 @@ func (c *cli) printPlan(p *plan) {
 	if p.Volatile {
 		fmt.Fprintln(c.stderr, "nerveskey: plan: volatile key: it will sign only after --activation-key sets the chip's latch")
 	}
-	fmt.Fprintln(c.stderr, "nerveskey: plan: then lock the configuration and data zones and the key slot (irreversible)")
+	switch {
+	case p.DataLocked:
+		fmt.Fprintln(c.stderr, "nerveskey: plan: resume: the data zone is already locked; read the chip back, verify it and lock the key slot (irreversible)")
+	case p.ConfigLocked:
+		key := "generate a new device key"
+		if p.ReuseKey {
+			key = "reuse the device key left in slot 0"
+		}
+		fmt.Fprintf(c.stderr, "nerveskey: plan: resume: the configuration zone is already locked; %s\n", key)
+		fmt.Fprintln(c.stderr, "nerveskey: plan: then lock the data zone and the key slot (irreversible)")
+	default:
+		fmt.Fprintln(c.stderr, "nerveskey: plan: then lock the configuration and data zones and the key slot (irreversible)")
+	}
 }
 
 // progress reports one provisioning step.
@@ -253,10 +292,13 @@ func (c *cli) confirm(what string) error {
 		return err
 	}
 	if strings.TrimSpace(line) != "yes" {
-		return errors.New("not confirmed; nothing was written")
+		return errNotConfirmed
 	}
 	return nil
 }
+
+// errNotConfirmed is the answer to anything but "yes".
+var errNotConfirmed = errors.New("not confirmed; nothing was written")
 
 // provisionError adds hints to provisioning errors.
 func provisionError(err error) error {

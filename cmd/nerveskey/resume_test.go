@@ -49,10 +49,21 @@ func TestProvisionResumes(t *testing.T) {
 	if in.Provisioned {
 		t.Fatalf("interrupted chip reads as provisioned: %+v", in)
 	}
+	dry := ok(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", certFile, "--signer-key", keyFile,
+		"--sn", "NK-RESUME", "--board", "b", "--dry-run", "--json")
+	if evs := decodeEvents(t, dry.stdout); len(evs) != 2 || evs[0].Plan == nil || !evs[0].Plan.ConfigLocked || evs[0].Plan.DataLocked || evs[0].Plan.ReuseKey {
+		t.Errorf("dry run of an interrupted chip: %+v", evs)
+	}
 	r := ok(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", certFile, "--signer-key", keyFile,
 		"--sn", "NK-RESUME", "--board", "b", "--yes")
 	if !strings.Contains(r.stderr, "step 3/9: lock configuration zone: skipped") {
 		t.Errorf("the configuration lock was not skipped:\n%s", r.stderr)
+	}
+	// The plan, printed before the first write, says what remains.
+	resume := "nerveskey: plan: resume: the configuration zone is already locked; generate a new device key\n" +
+		"nerveskey: plan: then lock the data zone and the key slot (irreversible)\n"
+	if i := strings.Index(r.stderr, resume); i < 0 || i > strings.Index(r.stderr, "step 1/9") {
+		t.Errorf("the plan does not say what remains before the steps:\n%s", r.stderr)
 	}
 	ok(t, dir, "", "--sim", "chip.json", "selftest")
 	json.Unmarshal([]byte(ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout), &in)
