@@ -200,39 +200,28 @@ func startJWTBroker(t *testing.T, srv *serverCert, verify func(string) error) (s
 		t.Fatal(err)
 	}
 	b := &jwtBroker{}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				r := bufio.NewReader(c)
-				id, user, pass, err := readConnect(r)
-				if err != nil {
-					return
-				}
-				rc := byte(0)
-				b.mu.Lock()
-				b.clientID, b.username = id, user
-				b.tokens = append(b.tokens, pass)
-				if verify(pass) != nil {
-					rc = 5
-					b.refused++
-				}
-				b.mu.Unlock()
-				c.Write([]byte{0x20, 2, 0, rc})
-				if rc == 0 {
-					io.Copy(io.Discard, r) // until DISCONNECT closes it
-				}
-			})
+	addr := serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		r := bufio.NewReader(c)
+		id, user, pass, err := readConnect(r)
+		if err != nil {
+			return
+		}
+		rc := byte(0)
+		b.mu.Lock()
+		b.clientID, b.username = id, user
+		b.tokens = append(b.tokens, pass)
+		if verify(pass) != nil {
+			rc = 5
+			b.refused++
+		}
+		b.mu.Unlock()
+		c.Write([]byte{0x20, 2, 0, rc})
+		if rc == 0 {
+			io.Copy(io.Discard, r) // until DISCONNECT closes it
 		}
 	})
-	return "ssl://" + ln.Addr().String(), b
+	return "ssl://" + addr, b
 }
 
 // readConnect parses an MQTT 3.1.1 CONNECT packet with username and

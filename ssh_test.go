@@ -111,18 +111,8 @@ func startSSHServer(t *testing.T, authorized ssh.PublicKey) (string, func() int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { serveSSH(c, cfg) })
-		}
-	})
-	return ln.Addr().String(), func() int {
+	addr := serve(t, ln, func(c net.Conn) { serveSSH(c, cfg) })
+	return addr, func() int {
 		mu.Lock()
 		defer mu.Unlock()
 		return logins
@@ -130,7 +120,6 @@ func startSSHServer(t *testing.T, authorized ssh.PublicKey) (string, func() int)
 }
 
 func serveSSH(c net.Conn, cfg *ssh.ServerConfig) {
-	defer c.Close()
 	conn, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {
 		return

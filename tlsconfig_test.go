@@ -59,7 +59,10 @@ func newServerCert(t testing.TB) *serverCert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, _ := x509.ParseCertificate(der)
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +141,22 @@ func startTLSServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, ver
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, ln, func(c net.Conn) {
+		tc := c.(*tls.Conn)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		st := tc.ConnectionState()
+		fmt.Fprintf(c, "%s %s %s", st.PeerCertificates[0].Subject.CommonName, tls.VersionName(st.Version), line)
+	})
+}
+
+// serve accepts connections on ln until the test ends and runs handle on
+// each in its own goroutine, closing the connection when handle returns.
+// Cleanup closes ln and waits for the handlers. It returns ln's address.
+func serve(t testing.TB, ln net.Listener, handle func(net.Conn)) string {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -148,14 +167,7 @@ func startTLSServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, ver
 			}
 			wg.Go(func() {
 				defer c.Close()
-				tc := c.(*tls.Conn)
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				if err := tc.Handshake(); err != nil {
-					return
-				}
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				st := tc.ConnectionState()
-				fmt.Fprintf(c, "%s %s %s", st.PeerCertificates[0].Subject.CommonName, tls.VersionName(st.Version), line)
+				handle(c)
 			})
 		}
 	})
@@ -303,16 +315,8 @@ func TestTLSServerSide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				io.WriteString(c, "device here\n")
-			}()
-			c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{
+			addr := serve(t, ln, func(c net.Conn) { io.WriteString(c, "device here\n") })
+			c, err := tls.Dial("tcp", addr, &tls.Config{
 				InsecureSkipVerify: true, // replaced by VerifyConnection: the device certificate has no SAN
 				VerifyConnection: func(cs tls.ConnectionState) error {
 					inter := x509.NewCertPool()
