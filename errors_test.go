@@ -206,6 +206,11 @@ func TestErrorText(t *testing.T) {
 			_, err := key.MQTTClientOptions(ctx, nil)
 			return err
 		}},
+		{"MQTT JWT versions", "MQTT JWT options", none, func() error {
+			_, err := key.MQTTJWTClientOptions(ctx, &nerveskey.MQTTJWTOptions{Broker: "ssl://x:8883", ClientID: "d",
+				JWT: nerveskey.JWTOptions{Audience: "a"}, TLS: &nerveskey.TLSOptions{MinVersion: 0x0304, MaxVersion: 0x0303}})
+			return err
+		}},
 
 		// Volatile-key chip without its activation key.
 		{"volatile Open", "key", is(nerveskey.ErrActivationKey), func() error {

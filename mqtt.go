@@ -2,8 +2,8 @@ package nerveskey
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -97,14 +97,10 @@ func (k *Key) MQTTJWTClientOptions(ctx context.Context, opts *MQTTJWTOptions) (*
 	if user == "" {
 		user = "unused"
 	}
-	var to TLSOptions
-	if opts.TLS != nil {
-		to = *opts.TLS
+	cfg, err := opts.TLS.serverConfig()
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: MQTT JWT options: %w", err)
 	}
-	if to.MinVersion == 0 {
-		to.MinVersion = tls.VersionTLS12
-	}
-	cfg := &tls.Config{ServerName: to.ServerName, RootCAs: to.RootCAs, MinVersion: to.MinVersion, MaxVersion: to.MaxVersion, NextProtos: to.NextProtos}
 	src := &jwtSource{k: k, opts: jo}
 	if _, err := src.token(ctx); err != nil {
 		return nil, err

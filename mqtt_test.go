@@ -175,6 +175,8 @@ func TestMQTTOptionsErrors(t *testing.T) {
 		nil,
 		{Broker: "ssl://x:8883"},
 		{Broker: "ssl://x:8883", ClientID: "d"}, // no audience
+		{Broker: "ssl://x:8883", ClientID: "d", JWT: nerveskey.JWTOptions{Audience: "a"},
+			TLS: &nerveskey.TLSOptions{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS12}},
 	} {
 		if _, err := k.MQTTJWTClientOptions(t.Context(), o); err == nil {
 			t.Errorf("MQTTJWTClientOptions(%+v): no error", o)

@@ -1,6 +1,7 @@
 package nerveskey
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -108,35 +109,39 @@ func (k *Key) tlsCertificate(ctx context.Context, p Pair, omitSigner bool) (tls.
 // nerves_hub.ca_certificate register); devices present device + signer
 // certificates, and RootCAs holds the NervesHub server's CA.
 func (k *Key) TLSConfig(ctx context.Context, opts *TLSOptions) (*tls.Config, error) {
+	cfg, err := opts.serverConfig()
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: TLS config: %w", err)
+	}
 	var o TLSOptions
 	if opts != nil {
 		o = *opts
-	}
-	if o.MinVersion == 0 {
-		o.MinVersion = tls.VersionTLS12
-	}
-	if o.MaxVersion == 0 {
-		o.MaxVersion = tls.VersionTLS13
-	}
-	if o.MinVersion > o.MaxVersion {
-		return nil, fmt.Errorf("nerveskey: TLS config: MinVersion %s above MaxVersion %s", tls.VersionName(o.MinVersion), tls.VersionName(o.MaxVersion))
 	}
 	cert, err := k.tlsCertificate(ctx, o.Pair, o.OmitSigner)
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
-		ServerName: o.ServerName,
-		RootCAs:    o.RootCAs,
-		MinVersion: o.MinVersion,
-		MaxVersion: o.MaxVersion,
-		NextProtos: o.NextProtos,
-		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			c := cert // the chain is shared and never modified
-			c.PrivateKey = contextSigner{k, cri.Context()}
-			return &c, nil
-		},
-	}, nil
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		c := cert // the chain is shared and never modified
+		c.PrivateKey = contextSigner{k, cri.Context()}
+		return &c, nil
+	}
+	return cfg, nil
+}
+
+// serverConfig returns a client tls.Config that verifies the server as o
+// says, with o's defaults, and presents no certificate.
+func (o *TLSOptions) serverConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
+	if o != nil {
+		cfg.ServerName, cfg.RootCAs, cfg.NextProtos = o.ServerName, o.RootCAs, o.NextProtos
+		cfg.MinVersion = cmp.Or(o.MinVersion, cfg.MinVersion)
+		cfg.MaxVersion = cmp.Or(o.MaxVersion, cfg.MaxVersion)
+	}
+	if cfg.MinVersion > cfg.MaxVersion {
+		return nil, fmt.Errorf("MinVersion %s above MaxVersion %s", tls.VersionName(cfg.MinVersion), tls.VersionName(cfg.MaxVersion))
+	}
+	return cfg, nil
 }
 
 // contextSigner is a Key bound to a context: a crypto.Signer whose Sign
