@@ -38,23 +38,18 @@ func (signingMethodES256) Alg() string { return "ES256" }
 
 // Sign returns the R‖S signature of signingString. key must be a *Key.
 func (signingMethodES256) Sign(signingString string, key any) ([]byte, error) {
-	var k *Key
-	ctx := context.Background()
 	switch v := key.(type) {
-	case *Key:
-		k = v
 	case contextSigner:
 		// From Key.SignJWT, which adds the prefix and its own operation.
-		k, ctx = v.k, v.ctx
-		return es256Sign(ctx, k, signingString)
-	default:
-		return nil, fmt.Errorf("nerveskey: ES256 sign expects a *nerveskey.Key, not %T: %w", key, jwt.ErrInvalidKeyType)
+		return es256Sign(v.ctx, v.k, signingString)
+	case *Key:
+		sig, err := es256Sign(context.Background(), v, signingString)
+		if err != nil {
+			return nil, fmt.Errorf("nerveskey: ES256 sign: %w", err)
+		}
+		return sig, nil
 	}
-	sig, err := es256Sign(ctx, k, signingString)
-	if err != nil {
-		return nil, fmt.Errorf("nerveskey: ES256 sign: %w", err)
-	}
-	return sig, nil
+	return nil, fmt.Errorf("nerveskey: ES256 sign expects a *nerveskey.Key, not %T: %w", key, jwt.ErrInvalidKeyType)
 }
 
 // es256Sign signs signingString with k, returning R‖S; its errors carry no
