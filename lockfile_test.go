@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nerveskey/nerveskey"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
@@ -55,44 +57,53 @@ func TestSharedChipLockFile(t *testing.T) {
 	}
 }
 
-// TestSharedChipWithoutLock is the control: the same two Keys without a
-// lock file interleave their commands on the shared chip, so some
-// signatures fail or are over another digest. It shows that the lock,
+// TestSharedChipWithoutLock is the control: two Keys on one chip without
+// a lock file, where the second Key's whole signature runs between the
+// first's Nonce and Sign (forced from the first Key's Command hook, so the
+// interleaving happens every run, not by scheduling luck). The first
+// signature then fails or covers the wrong digest. It shows that the lock,
 // not luck, keeps TestSharedChipLockFile correct.
 func TestSharedChipWithoutLock(t *testing.T) {
 	needSim(t, "chips shared between processes")
-	chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
-	var keys [2]*nerveskey.Key
-	for i := range keys {
-		k, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{LockFile: "-", RetryBudget: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { k.Close() })
-		keys[i] = k
-	}
-	pub := keys[0].Public().(*ecdsa.PublicKey)
-	var (
-		wg  sync.WaitGroup
-		mu  sync.Mutex // guards bad
-		bad int
-	)
-	for g := range 32 {
-		wg.Go(func() {
-			for i := range 4 {
-				d := sha256.Sum256(fmt.Appendf(nil, "%d/%d", g, i))
-				sig, err := keys[g%2].Sign(nil, d[:], crypto.SHA256)
-				if err != nil || !ecdsa.VerifyASN1(pub, d[:], sig) {
-					mu.Lock()
-					bad++
-					mu.Unlock()
-				}
+	for _, rev := range benchRevisions {
+		t.Run(rev.String(), func(t *testing.T) {
+			chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+			other, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{LockFile: "-", RetryBudget: -1})
+			if err != nil {
+				t.Fatal(err)
 			}
+			t.Cleanup(func() { other.Close() })
+			pub := other.Public().(*ecdsa.PublicKey)
+			otherDigest := sha256.Sum256([]byte("other process"))
+			var (
+				armed    bool // set once the first Key is open
+				intruded bool
+			)
+			trace := &nerveskey.Trace{Command: func(op string, _ time.Duration, err error) {
+				if !armed || intruded || err != nil || !strings.HasPrefix(op, "nonce") {
+					return
+				}
+				intruded = true
+				sig, err := other.Sign(nil, otherDigest[:], crypto.SHA256)
+				if err != nil || !ecdsa.VerifyASN1(pub, otherDigest[:], sig) {
+					t.Errorf("the intruding signature failed: %v", err)
+				}
+			}}
+			k, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{LockFile: "-", RetryBudget: -1, Trace: trace})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { k.Close() })
+			armed = true
+			d := sha256.Sum256([]byte("this process"))
+			sig, err := k.Sign(nil, d[:], crypto.SHA256)
+			if !intruded {
+				t.Fatal("the hook never ran the other Key's signature")
+			}
+			if err == nil && ecdsa.VerifyASN1(pub, d[:], sig) {
+				t.Fatal("a signature interleaved with another Key's Nonce+Sign still verified")
+			}
+			t.Logf("interleaved signature: err %v", err)
 		})
 	}
-	wg.Wait()
-	if bad == 0 {
-		t.Skip("no interference observed this run; the control proves nothing")
-	}
-	t.Logf("without a lock file, %d of 128 signatures failed or were wrong", bad)
 }
