@@ -66,7 +66,7 @@ type CertificateError struct {
 	Pair Pair   // Primary or Aux
 	Cert string // "device" or "signer"
 	Slot int    // the slot whose contents are wrong
-	Err  error
+	Err  error  // what is wrong with it
 }
 
 // Error names the certificate, the slot and the problem.

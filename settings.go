@@ -51,7 +51,9 @@ type AtomEncoding = etf.AtomEncoding
 
 // Atom encodings.
 const (
-	AtomsUTF8   = etf.AtomsUTF8
+	// AtomsUTF8 writes atoms as SMALL_ATOM_UTF8_EXT (OTP 26 and later).
+	AtomsUTF8 = etf.AtomsUTF8
+	// AtomsLatin1 writes atoms as ATOM_EXT (OTP 17 to 25).
 	AtomsLatin1 = etf.AtomsLatin1
 )
 
