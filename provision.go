@@ -226,9 +226,9 @@ func (s Step) String() string {
 // when it ends (Done true). A step the chip had already done is reported
 // once, with Done and Skipped set.
 type StepEvent struct {
-	Step    Step
-	Done    bool
-	Skipped bool
+	Step    Step   // which step
+	Done    bool   // false when the step starts, true when it has ended
+	Skipped bool   // the chip had already done this step (with Done)
 	Detail  string // e.g. "reused the key left in slot 0 by an interrupted run"
 }
 

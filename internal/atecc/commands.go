@@ -167,7 +167,7 @@ func (s *Session) Sign(ctx context.Context, slot int, src SignSource) ([64]byte,
 	if src != SignTempKey && src != SignDigestBuffer {
 		return sig, fmt.Errorf("invalid sign source %#x", byte(src))
 	}
-	b, err := s.exec(ctx, fmt.Sprintf("sign slot %d", slot), OpSign, byte(src), uint16(slot), nil, 64)
+	b, err := s.exec(ctx, signOpName(slot), OpSign, byte(src), uint16(slot), nil, 64)
 	if err != nil {
 		return sig, err
 	}
@@ -323,4 +323,19 @@ func (s *Session) AuthVolatileKey(ctx context.Context, slot int, key [32]byte, n
 		return err
 	}
 	return s.SetLatch(ctx, true)
+}
+
+// signOpNames names Sign on each slot without formatting on every signature.
+var signOpNames = func() (n [16]string) {
+	for i := range n {
+		n[i] = fmt.Sprintf("sign slot %d", i)
+	}
+	return n
+}()
+
+func signOpName(slot int) string {
+	if slot >= 0 && slot < len(signOpNames) {
+		return signOpNames[slot]
+	}
+	return fmt.Sprintf("sign slot %d", slot)
 }
