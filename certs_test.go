@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -214,15 +213,7 @@ func verifyChain(t *testing.T, dev, signer *x509.Certificate) {
 	}
 
 	openssl := needTool(t, "openssl")
-	dir := t.TempDir()
-	write := func(name string, c *x509.Certificate) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	sp, dp := write("signer.pem", signer), write("device.pem", dev)
+	sp, dp := pemFile(t, signer), pemFile(t, dev)
 	out, err := exec.Command(openssl, "verify", "-partial_chain", "-attime", fmt.Sprint(at.Unix()), "-CAfile", sp, dp).CombinedOutput()
 	if err != nil {
 		t.Errorf("openssl verify: %v\n%s", err, out)
@@ -666,4 +657,19 @@ func TestVolatileNeedsActivationKey(t *testing.T) {
 	if _, err := c.SignerCertificate(t.Context(), nerveskey.Primary); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pemFile writes c as a PEM file in a temporary directory and returns its
+// path, for openssl.
+func pemFile(t *testing.T, c *x509.Certificate) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "*.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
 }

@@ -129,15 +129,7 @@ func verifyTNGChain(t *testing.T, dev, signer, root *x509.Certificate) {
 	}
 
 	openssl := needTool(t, "openssl")
-	dir := t.TempDir()
-	write := func(name string, c *x509.Certificate) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	rp, sp, dp := write("root.pem", root), write("signer.pem", signer), write("device.pem", dev)
+	rp, sp, dp := pemFile(t, root), pemFile(t, signer), pemFile(t, dev)
 	if out, err := exec.Command(openssl, "verify", "-CAfile", rp, "-untrusted", sp, dp).CombinedOutput(); err != nil {
 		t.Errorf("openssl verify: %v\n%s", err, out)
 	}
