@@ -28,6 +28,7 @@ type ImageError struct {
 	Msg   string
 }
 
+// Error describes the field and what is wrong with it.
 func (e *ImageError) Error() string {
 	if e.Field == "" {
 		return "nerveskeytest: chip image: " + e.Msg
