@@ -20,10 +20,12 @@ import (
 // provisionedKey provisions a blank simulated chip with a new signer. On
 // hardware, use nerveskey.OpenBus(ctx, "/dev/i2c-1", nil) and Chip.Key.
 func provisionedKey(ctx context.Context) (*nerveskey.Key, error) {
-	c, err := nerveskey.OpenChip(ctx, nerveskeytest.NewChip(nil), nil)
+	bus := nerveskeytest.NewChip(nil)
+	c, err := nerveskey.OpenChip(ctx, bus, nil)
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	signerCert, signerKey, err := nerveskey.NewSigner(nil, 1, time.Now())
 	if err != nil {
 		return nil, err
@@ -35,7 +37,7 @@ func provisionedKey(ctx context.Context) (*nerveskey.Key, error) {
 	if err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
 		return nil, err
 	}
-	return c.Key(ctx)
+	return nerveskey.Open(ctx, bus, nil) // the Key owns its chip: Close releases it
 }
 
 // A device calls an HTTPS API that authenticates it by its NervesKey
@@ -46,6 +48,7 @@ func ExampleKey_TLSConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer key.Close()
 	signer, err := key.SignerCertificate(ctx, nerveskey.Primary)
 	if err != nil {
 		log.Fatal(err)
@@ -90,6 +93,7 @@ func ExampleKey_TLSConfig_awsIoT() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer key.Close()
 	cfg, err := key.TLSConfig(ctx, &nerveskey.TLSOptions{
 		NextProtos: []string{"x-amzn-mqtt-ca"},
 		// RootCAs: a pool with AmazonRootCA1.pem; nil uses the system roots.
@@ -111,6 +115,7 @@ func ExampleKey_JWT() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer key.Close()
 	tok, err := key.JWT(ctx, &nerveskey.JWTOptions{Audience: "my-project", Lifetime: 20 * time.Minute})
 	if err != nil {
 		log.Fatal(err)
