@@ -218,6 +218,9 @@ type Chip struct {
 	latch bool // 608 persistent latch: kept over sleep, lost on power loss
 
 	faults     Faults
+	hook       CommandHook
+	pendingCmd *Command // the hook's view of the executing command, or nil
+	outLost    bool     // reads of the output NAK until the next write
 	stats      Stats
 	statsSince time.Time
 	closed     bool
@@ -424,16 +427,16 @@ func (c *Chip) advanceTo(t time.Time) {
 func (c *Chip) sleep() {
 	c.state = stateAsleep
 	c.vol = volatileState{}
-	c.in, c.out, c.outPos = nil, nil, 0
-	c.busy, c.pending = false, nil
+	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
+	c.busy, c.pending, c.pendingCmd = false, nil, nil
 }
 
 // idle enters the idle state: TempKey, the 608 buffers and the
 // authorization are kept; the I/O buffer is flushed, the watchdog stops.
 func (c *Chip) idle() {
 	c.state = stateIdle
-	c.in, c.out, c.outPos = nil, nil, 0
-	c.busy, c.pending = false, nil
+	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
+	c.busy, c.pending, c.pendingCmd = false, nil, nil
 	if c.rev == ATECC508A || !c.opts.Profile.IdleKeepsSHAContext608 {
 		c.vol.sha = nil
 	}
@@ -470,6 +473,7 @@ func (c *Chip) watchdogPeriod() time.Duration {
 func (c *Chip) setOutput(b []byte) {
 	c.out = b
 	c.outPos = 0
+	c.outLost = false
 }
 
 func nak(format string, args ...any) error {
@@ -523,6 +527,7 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 		// The first write after reads rewinds the output pointer (DS508
 		// §6.6), whatever the write holds.
 		c.outPos = 0
+		c.outLost = false
 	}
 	if len(w) > 0 || len(r) == 0 {
 		c.advance(time.Duration(9*len(w)) * bit)
@@ -544,6 +549,10 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 		if len(c.in) > 0 && !c.opts.Profile.PartialReadACK {
 			c.advance(bit)
 			return nak("address %#02x: command partly received", addr)
+		}
+		if c.outLost {
+			c.advance(bit)
+			return nak("address %#02x (answer lost, injected)", addr)
 		}
 		for i := range r {
 			if len(c.in) == 0 && c.outPos < len(c.out) {
@@ -640,6 +649,16 @@ func (c *Chip) startCommand() {
 		op = cmd[1]
 	}
 	d := c.execTime(op)
+	c.pendingCmd = nil
+	if c.hook != nil && n >= 7 {
+		hc := &Command{
+			Opcode: op, Param1: cmd[2], Param2: binary.LittleEndian.Uint16(cmd[3:5]),
+			Data: append([]byte(nil), cmd[5:n-2]...), ExecTime: d,
+		}
+		c.hook(hc)
+		d = max(hc.ExecTime, 0)
+		c.pendingCmd = hc
+	}
 	if c.watchdogAt.Sub(c.now) < d {
 		// Not executed; on a 508 every status but 0xFF and 0x05 clears
 		// TempKey (DS508 §2.5.1, read literally).
@@ -656,15 +675,33 @@ func (c *Chip) startCommand() {
 
 // finishCommand executes the pending command when its time is over.
 func (c *Chip) finishCommand() {
-	cmd := c.pending
-	c.busy, c.pending = false, nil
+	cmd, hc := c.pending, c.pendingCmd
+	c.busy, c.pending, c.pendingCmd = false, nil, nil
 	payload := c.execute(cmd)
+	if hc != nil && hc.Answer != nil {
+		payload = hc.Answer(append([]byte(nil), payload...))
+	}
 	pkt := make([]byte, 0, len(payload)+3)
 	pkt = append(pkt, byte(len(payload)+3))
 	pkt = appendCRC(append(pkt, payload...))
 	if c.faults.CorruptResponse > 0 {
 		c.faults.CorruptResponse--
 		pkt[1] ^= 0x01
+	}
+	if hc != nil {
+		switch hc.Lose {
+		case LostNAK:
+			c.setOutput(pkt)
+			c.outLost = true
+			return
+		case LostGarbage:
+			for i := 1; i < len(pkt); i++ {
+				pkt[i] = byte(c.rng.Uint64())
+			}
+			if crc16(pkt[:len(pkt)-2]) == binary.LittleEndian.Uint16(pkt[len(pkt)-2:]) {
+				pkt[len(pkt)-1] ^= 0xFF
+			}
+		}
 	}
 	c.setOutput(pkt)
 }
