@@ -2,6 +2,7 @@ package cert
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -267,6 +268,11 @@ func TestParseSignerPEM(t *testing.T) {
 		{"other key", certPEM, block("EC PRIVATE KEY", other), ErrKey},
 		{"ed25519", certPEM, block("PRIVATE KEY", edPKCS8), ErrKey},
 		{"no key", certPEM, []byte("nothing"), ErrMalformed},
+		{"no key is a key error", certPEM, []byte("nothing"), ErrKey},
+		{"broken SEC1", certPEM, block("EC PRIVATE KEY", []byte{0x30, 0}), ErrKey},
+		{"encrypted SEC1", certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00"}, Bytes: sec1}), ErrKey},
+		{"encrypted PKCS8", certPEM, block("ENCRYPTED PRIVATE KEY", []byte{0x30, 0}), ErrKey},
+		{"P-384", certPEM, block("EC PRIVATE KEY", p384SEC1(t)), ErrKey},
 		{"no cert", []byte("x"), block("EC PRIVATE KEY", sec1), ErrMalformed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -320,5 +326,38 @@ func TestNewDebugDevice(t *testing.T) {
 	out2, err := exec.Command(openssl, "pkey", "-in", kp, "-pubout").Output()
 	if err != nil || !bytes.Equal(out, out2) {
 		t.Fatalf("openssl: certificate and key public keys differ: %v\n%s\n%s", err, out, out2)
+	}
+}
+
+func p384SEC1(t *testing.T) []byte {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDescribeKey checks keys are named as users know them, not as Go
+// types.
+func TestDescribeKey(t *testing.T) {
+	k384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 1024)
+	epub, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tt := range []struct {
+		pub  crypto.PublicKey
+		want string
+	}{
+		{&k384.PublicKey, "an ECDSA P-384 key"},
+		{&rk.PublicKey, "an RSA 1024-bit key"},
+		{epub, "an Ed25519 key"},
+		{nil, "no key"},
+	} {
+		if got := describeKey(tt.pub); got != tt.want {
+			t.Errorf("describeKey(%T) = %q, want %q", tt.pub, got, tt.want)
+		}
 	}
 }
