@@ -165,7 +165,7 @@ func (c *cli) open() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim image %s: %w", s.path, err)
 	}
-	s.sim, err = nerveskeytest.NewChipFromImage(img, &nerveskeytest.Options{Addr: c.g.addr})
+	s.sim, err = nerveskeytest.NewChipFromImage(img, &nerveskeytest.Options{Addr: c.g.addr, Timing: c.simTiming})
 	if err != nil {
 		return nil, fmt.Errorf("sim image %s: %w", s.path, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
 func main() {
@@ -36,6 +38,8 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	g      globals
+
+	simTiming nerveskeytest.TimingMode // execution times of a simulated chip
 }
 
 // A command is one subcommand (or subcommand group member, "signer create").

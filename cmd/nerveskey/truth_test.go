@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -150,4 +151,35 @@ func TestSettingsTyped(t *testing.T) {
 	if again := ok(t, dir, "", "--sim", "608a.json", "settings", "get", "--raw").stdout; again != raw {
 		t.Errorf("putting back plain settings changed them:\n%s\n%s", raw, again)
 	}
+}
+
+// TestBenchSimTiming checks bench on the simulator: typical timing gives
+// one latency, max a longer one, random a spread between the two; and the
+// flag needs --sim.
+func TestBenchSimTiming(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, dir, "608a.json")
+	bench := func(mode string) benchResult {
+		t.Helper()
+		r := ok(t, dir, "", "--sim", "608a.json", "bench", "-n", "40", "--json", "--sim-timing", mode)
+		var b benchResult
+		if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
+			t.Fatalf("%s: %v", r.stdout, err)
+		}
+		return b
+	}
+	typ, mx, rnd := bench("typical"), bench("max"), bench("random")
+	if typ.P50MS != typ.MaxMS {
+		t.Errorf("typical timing varies: %+v", typ)
+	}
+	if mx.MeanMS <= typ.MeanMS || mx.P50MS != mx.MaxMS {
+		t.Errorf("max timing %+v, typical %+v", mx, typ)
+	}
+	if rnd.P50MS == rnd.MaxMS || rnd.MaxMS > mx.MaxMS || rnd.P50MS < typ.P50MS {
+		t.Errorf("random timing %+v not spread between typical %v and max %v", rnd, typ.P50MS, mx.MaxMS)
+	}
+	r := nk(t, dir, "", "--bus", "/dev/i2c-7", "bench", "--sim-timing", "max")
+	checkError(t, r, 2, "--sim-timing needs --sim")
+	r = nk(t, dir, "", "--sim", "608a.json", "bench", "--sim-timing", "slow")
+	checkError(t, r, 2, "want typical, max or random")
 }
