@@ -7,8 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 	"time"
 
@@ -28,15 +28,6 @@ const (
 	// Microchip's Crypto Authentication Root CA 002 public key X‖Y.
 	tngRootXY = "bd54e66de3875484006b53ae1580d50aa069e78adf5578d85ce2d54dd5b830296bffdd6e6f7256fbd99ef1a116b11d33ad49103aa1858739dcfae437e19d634e"
 )
-
-func unhex(tb testing.TB, s string) []byte {
-	tb.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 func xyOf(tb testing.TB, pub *ecdsa.PublicKey) []byte {
 	tb.Helper()
@@ -64,13 +55,13 @@ func tngImage(tb testing.TB, devKey *ecdsa.PrivateKey, slot10, slot11, slot12 []
 	tb.Helper()
 	img := provisionedImage(tb, nerveskeytest.ATECC608B)
 	img.Config[16] = 0x35 << 1
-	sn := unhex(tb, tngSN)
+	sn := testutil.Unhex(tb, tngSN)
 	copy(img.Config[0:4], sn[:4])
 	copy(img.Config[8:13], sn[4:])
 	img.OTP = [64]byte{0xAA, 0xBB}
 	clear(img.Slots[5])
 	copy(img.Slots[5], tngMAC)
-	img.Slots[0] = append(make([]byte, 4), devKey.D.FillBytes(make([]byte, 32))...)
+	img.Slots[0] = append(make([]byte, 4), testutil.PrivateKeyBytes(tb, devKey)...)
 	img.Slots[10], img.Slots[11], img.Slots[12] = slot10, slot11, slot12
 	for _, s := range []int{9, 14, 15} {
 		img.Slots[s] = make([]byte, 72)
@@ -91,7 +82,7 @@ func tngChip(tb testing.TB, img *nerveskeytest.Image) (*nerveskey.Chip, *nervesk
 // check (the fixture's device certificate rebuilds byte for byte in
 // internal/atecc/cert, which takes the public key as input).
 func TestTrustAndGoFixture(t *testing.T) {
-	img := tngImage(t, newP256(t), unhex(t, tngSlot10), unhex(t, tngSlot11), unhex(t, tngSlot12))
+	img := tngImage(t, newP256(t), testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	c, bus := tngChip(t, img)
 	ctx := t.Context()
 	if c.Addr() != 0x35 {
@@ -101,7 +92,7 @@ func TestTrustAndGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, unhex(t, tngRootXY)...))
+	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, testutil.Unhex(t, tngRootXY)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +111,7 @@ func TestTrustAndGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := comp.Marshal(); !bytes.Equal(m, unhex(t, tngSlot12)) {
+	if m, _ := comp.Marshal(); !bytes.Equal(m, testutil.Unhex(t, tngSlot12)) {
 		t.Errorf("signer compresses to %x, want the fixture slot 12", m)
 	}
 
@@ -179,16 +170,16 @@ func signCompressed(tb testing.TB, c *cert.Compressed, key *ecdsa.PrivateKey, re
 func TestTrustAndGoChip(t *testing.T) {
 	devKey, signerKey, rootKey := newP256(t), newP256(t), newP256(t)
 	signerXY := xyOf(t, &signerKey.PublicKey)
-	sn := [9]byte(unhex(t, tngSN))
+	sn := [9]byte(testutil.Unhex(t, tngSN))
 
-	sc, err := cert.ParseCompressed(unhex(t, tngSlot12))
+	sc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot12))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Dates = cert.Dates{Year: 2024, Month: 3, Day: 5, Hour: 10, ExpireYears: 28}
 	slot12 := signCompressed(t, sc, rootKey, func(c *cert.Compressed) ([]byte, error) { return cert.TrustAndGoSigner(c, signerXY) })
 
-	dc, err := cert.ParseCompressed(unhex(t, tngSlot10))
+	dc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +250,7 @@ func TestTrustAndGoChip(t *testing.T) {
 // provision_aux_certificates writes it.
 func TestTrustAndGoAux(t *testing.T) {
 	devKey, signerKey := newP256(t), newP256(t)
-	img := tngImage(t, devKey, unhex(t, tngSlot10), unhex(t, tngSlot11), unhex(t, tngSlot12))
+	img := tngImage(t, devKey, testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	now := time.Date(2025, 5, 6, 7, 0, 0, 0, time.UTC)
 	signerDER, err := cert.NewSigner(rand.Reader, signerKey, 5, now)
 	if err != nil {
@@ -269,7 +260,7 @@ func TestTrustAndGoAux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn := [9]byte(unhex(t, tngSN))
+	sn := [9]byte(testutil.Unhex(t, tngSN))
 	_, dcomp, err := cert.NewDevice(rand.Reader, &devKey.PublicKey, sn, tngMAC, signerCrt, signerKey, now)
 	if err != nil {
 		t.Fatal(err)

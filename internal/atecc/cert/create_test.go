@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/big"
 	"os"
 	"os/exec"
@@ -311,7 +312,7 @@ func TestNewDebugDevice(t *testing.T) {
 	verifyChain(t, der, signerDER)
 
 	// The key and certificate work with openssl as a pair.
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	sec1, _ := x509.MarshalECPrivateKey(key)
 	kp := filepath.Join(dir, "device.key")
