@@ -23,7 +23,7 @@ import (
 )
 
 // signDates builds and signs a certificate for d directly, bypassing
-// compatibleDates, so the date edge cases of spec §7.2 can be made.
+// compatibleDates, so the date edge cases of docs/nerves_key.md §7.2 can be made.
 func signDates(t *testing.T, d Dates, device bool) (der []byte, rebuild func(*Compressed) ([]byte, error), tmpl Template) {
 	t.Helper()
 	signer, dev := newKey(t), newKey(t)
