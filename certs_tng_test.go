@@ -29,24 +29,6 @@ const (
 	tngRootXY = "bd54e66de3875484006b53ae1580d50aa069e78adf5578d85ce2d54dd5b830296bffdd6e6f7256fbd99ef1a116b11d33ad49103aa1858739dcfae437e19d634e"
 )
 
-func xyOf(tb testing.TB, pub *ecdsa.PublicKey) []byte {
-	tb.Helper()
-	b, err := pub.Bytes()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b[1:]
-}
-
-func newP256(tb testing.TB) *ecdsa.PrivateKey {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
 // tngImage returns a Trust&Go-like image: a provisioned 608B image moved
 // to address 0x35 (config byte 16 = 0x6A), with the fixture's serial,
 // slot 5 MAC and slots 10–12 as given, device key devKey in slot 0, and
@@ -82,7 +64,7 @@ func tngChip(tb testing.TB, img *nerveskeytest.Image) (*nerveskey.Chip, *nervesk
 // check (the fixture's device certificate rebuilds byte for byte in
 // internal/atecc/cert, which takes the public key as input).
 func TestTrustAndGoFixture(t *testing.T) {
-	img := tngImage(t, newP256(t), testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
+	img := tngImage(t, testutil.NewP256(t), testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	c, bus := tngChip(t, img)
 	ctx := t.Context()
 	if c.Addr() != 0x35 {
@@ -168,8 +150,8 @@ func signCompressed(tb testing.TB, c *cert.Compressed, key *ecdsa.PrivateKey, re
 // are the fixture's templates: the device certificate verifies under the
 // signer, and its fields are Microchip's.
 func TestTrustAndGoChip(t *testing.T) {
-	devKey, signerKey, rootKey := newP256(t), newP256(t), newP256(t)
-	signerXY := xyOf(t, &signerKey.PublicKey)
+	devKey, signerKey, rootKey := testutil.NewP256(t), testutil.NewP256(t), testutil.NewP256(t)
+	signerXY := testutil.PublicXY(t, &signerKey.PublicKey)
 	sn := [9]byte(testutil.Unhex(t, tngSN))
 
 	sc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot12))
@@ -185,7 +167,7 @@ func TestTrustAndGoChip(t *testing.T) {
 	}
 	dc.Dates = cert.Dates{Year: 2024, Month: 6, Day: 7, Hour: 11, ExpireYears: 0}
 	slot10 := signCompressed(t, dc, signerKey, func(c *cert.Compressed) ([]byte, error) {
-		return cert.TrustAndGoDevice(c, xyOf(t, &devKey.PublicKey), signerXY, sn, tngMAC)
+		return cert.TrustAndGoDevice(c, testutil.PublicXY(t, &devKey.PublicKey), signerXY, sn, tngMAC)
 	})
 	slot11 := make([]byte, 72)
 	copy(slot11[4:36], signerXY[:32])
@@ -249,7 +231,7 @@ func TestTrustAndGoChip(t *testing.T) {
 // NervesKey templates and key format, subject CN = the MAC, as nerves_key's
 // provision_aux_certificates writes it.
 func TestTrustAndGoAux(t *testing.T) {
-	devKey, signerKey := newP256(t), newP256(t)
+	devKey, signerKey := testutil.NewP256(t), testutil.NewP256(t)
 	img := tngImage(t, devKey, testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	now := time.Date(2025, 5, 6, 7, 0, 0, 0, time.UTC)
 	signerDER, err := cert.NewSigner(rand.Reader, signerKey, 5, now)
@@ -271,7 +253,7 @@ func TestTrustAndGoAux(t *testing.T) {
 	}
 	img.Slots[9], _ = dcomp.Marshal()
 	img.Slots[15], _ = scomp.Marshal()
-	img.Slots[14] = append(xyOf(t, &signerKey.PublicKey), make([]byte, 8)...)
+	img.Slots[14] = append(testutil.PublicXY(t, &signerKey.PublicKey), make([]byte, 8)...)
 
 	c, _ := tngChip(t, img)
 	ctx := t.Context()

@@ -137,8 +137,8 @@ func verifyTNGChain(t *testing.T, dev, signer, root *x509.Certificate) {
 // and writes it and the root certificate into nerveskeytest/testdata.
 // The signer and root private keys are not kept.
 func writeTNGImage(t *testing.T) {
-	devKey, signerKey, rootKey := newP256(t), newP256(t), newP256(t)
-	signerXY := xyOf(t, &signerKey.PublicKey)
+	devKey, signerKey, rootKey := testutil.NewP256(t), testutil.NewP256(t), testutil.NewP256(t)
+	signerXY := testutil.PublicXY(t, &signerKey.PublicKey)
 	sn := [9]byte(testutil.Unhex(t, simTNGSN))
 
 	sc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot12))
@@ -164,7 +164,7 @@ func writeTNGImage(t *testing.T) {
 	dc.SignerID = simTNGSignerID
 	dc.Dates = cert.Dates{Year: 2025, Month: 2, Day: 3, Hour: 11, ExpireYears: 0}
 	slot10 := signCompressed(t, dc, signerKey, func(c *cert.Compressed) ([]byte, error) {
-		return cert.TrustAndGoDevice(c, xyOf(t, &devKey.PublicKey), signerXY, sn, simTNGMAC)
+		return cert.TrustAndGoDevice(c, testutil.PublicXY(t, &devKey.PublicKey), signerXY, sn, simTNGMAC)
 	})
 	slot11 := make([]byte, 72)
 	copy(slot11[4:36], signerXY[:32])

@@ -6,6 +6,8 @@ package testutil
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"os"
@@ -54,4 +56,25 @@ func PrivateKeyBytes(tb testing.TB, k *ecdsa.PrivateKey) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// NewP256 returns a new random P-256 key.
+func NewP256(tb testing.TB) *ecdsa.PrivateKey {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// PublicXY returns the raw point X‖Y (64 bytes) of a P-256 public key, the
+// form chips and compressed certificates use.
+func PublicXY(tb testing.TB, pub *ecdsa.PublicKey) []byte {
+	tb.Helper()
+	b, err := pub.Bytes()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b[1:]
 }

@@ -26,8 +26,8 @@ import (
 // compatibleDates, so the date edge cases of docs/nerves_key.md §7.2 can be made.
 func signDates(t *testing.T, d Dates, device bool) (der []byte, rebuild func(*Compressed) ([]byte, error), tmpl Template) {
 	t.Helper()
-	signer, dev := newKey(t), newKey(t)
-	sxy, dxy := xyOf(t, &signer.PublicKey), xyOf(t, &dev.PublicKey)
+	signer, dev := testutil.NewP256(t), testutil.NewP256(t)
+	sxy, dxy := testutil.PublicXY(t, &signer.PublicKey), testutil.PublicXY(t, &dev.PublicKey)
 	sn := [9]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	var tbs []byte
 	var err error
@@ -114,7 +114,7 @@ func TestCompatibleDates(t *testing.T) {
 }
 
 func TestNewDeviceFeb29(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Date(2028, 2, 29, 10, 30, 15, 0, time.UTC)
 	signerDER, err := NewSigner(rand.Reader, signerKey, 4, now)
 	if err != nil {
@@ -127,7 +127,7 @@ func TestNewDeviceFeb29(t *testing.T) {
 	if want := time.Date(2032, 2, 29, 10, 0, 0, 0, time.UTC); !signer.NotAfter.Equal(want) {
 		t.Fatalf("signer notAfter %v, want %v (Feb 29 kept when the expiry year is leap)", signer.NotAfter, want)
 	}
-	dev := newKey(t)
+	dev := testutil.NewP256(t)
 	der, comp, err := NewDevice(rand.Reader, &dev.PublicKey, [9]byte{9}, "LEAP", signer, signerKey, now)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestNewDeviceFeb29(t *testing.T) {
 }
 
 func TestCheckSignerExplains(t *testing.T) {
-	key := newKey(t)
+	key := testutil.NewP256(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	der, err := NewSigner(rand.Reader, key, 2, now)
 	if err != nil {
@@ -167,7 +167,7 @@ func TestCheckSignerExplains(t *testing.T) {
 		}
 		return c
 	}
-	xy := xyOf(t, &key.PublicKey)
+	xy := testutil.PublicXY(t, &key.PublicKey)
 	kid := nervesKeyKeyID(xy)
 	serial := SerialFromPublicKey(xy, Dates{2026, 1, 2, 3, 2}.encode())
 
@@ -212,7 +212,7 @@ func TestCheckSignerExplains(t *testing.T) {
 		})
 	}
 	// The same signer cannot issue device certificates that compress.
-	_, _, err = NewDevice(rand.Reader, &newKey(t).PublicKey, [9]byte{}, "N", goCert, key, now)
+	_, _, err = NewDevice(rand.Reader, &testutil.NewP256(t).PublicKey, [9]byte{}, "N", goCert, key, now)
 	var me *MismatchError
 	if !errors.As(err, &me) || me.Field != "issuer" {
 		t.Fatalf("NewDevice with crypto/x509 signer: %v", err)
@@ -232,7 +232,7 @@ func TestCheckSignerExplains(t *testing.T) {
 	}
 	// Key mismatch.
 	sc, _ := x509.ParseCertificate(der)
-	if err := CheckSignerKey(sc, newKey(t)); !errors.Is(err, ErrKey) {
+	if err := CheckSignerKey(sc, testutil.NewP256(t)); !errors.Is(err, ErrKey) {
 		t.Fatalf("CheckSignerKey with other key: %v", err)
 	}
 	if _, err := NewSigner(rand.Reader, rk, 1, now); !errors.Is(err, ErrKey) {
@@ -245,7 +245,7 @@ func TestCheckSignerExplains(t *testing.T) {
 }
 
 func TestParseSignerPEM(t *testing.T) {
-	key := newKey(t)
+	key := testutil.NewP256(t)
 	der, err := NewSigner(rand.Reader, key, 1, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestParseSignerPEM(t *testing.T) {
 	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	edPKCS8, _ := x509.MarshalPKCS8PrivateKey(edKey)
-	other, _ := x509.MarshalECPrivateKey(newKey(t))
+	other, _ := x509.MarshalECPrivateKey(testutil.NewP256(t))
 	block := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
 	for _, tt := range []struct {
 		name    string
@@ -291,7 +291,7 @@ func TestParseSignerPEM(t *testing.T) {
 }
 
 func TestNewDebugDevice(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Now()
 	signerDER, err := NewSigner(rand.Reader, signerKey, 1, now)
 	if err != nil {
