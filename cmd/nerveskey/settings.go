@@ -117,10 +117,10 @@ stdin) must hold one JSON object; it is written as Elixir's
 term_to_binary would write the same map with string keys: strings become
 binaries, whole numbers integers, numbers with a fraction or exponent
 floats, arrays lists, true/false/null the atoms true/false/nil. With
---typed, FILE.json holds a map in the typed JSON 'settings get --typed'
-prints, which keeps every Erlang type. --raw-hex writes the given bytes as
-they are (up to 524 bytes on a NervesKey, 416 on Trust&Go), as
-nerves_key's put_raw_settings does.
+--typed, FILE.json holds a term (usually a map) in the typed JSON
+'settings get --typed' prints, which keeps every Erlang type. --raw-hex
+writes the given bytes as they are (up to 524 bytes on a NervesKey, 416
+on Trust&Go), as nerves_key's put_raw_settings does.
 
 The input is checked (valid JSON, fits the area) before anything is
 written. The chip has no transactions: a put interrupted on a real chip
@@ -173,9 +173,14 @@ func (c *cli) settingsPut(args []string) error {
 	}
 	return s.finish(func() error {
 		var err error
-		if raw != nil {
+		switch {
+		case raw != nil:
 			err = s.PutRawSettings(c.ctx, raw)
-		} else {
+		case *typed:
+			// Any term, as settings get --typed may print one that is not
+			// a map; atoms in UTF-8, as OTP 26 and PutSettings write them.
+			err = s.PutSettingsTerm(c.ctx, nerveskey.Term{Value: value, Atoms: nerveskey.AtomsUTF8})
+		default:
 			err = s.PutSettings(c.ctx, value)
 		}
 		if err != nil {
@@ -186,19 +191,12 @@ func (c *cli) settingsPut(args []string) error {
 	}())
 }
 
-// settingsFromJSON decodes one JSON object, plain or typed, into the
-// values PutSettings encodes as Elixir would (internal/etf holds the one
+// settingsFromJSON decodes one plain JSON object, or one typed JSON term,
+// into the values PutSettings encodes as Elixir would (internal/etf holds the one
 // JSON mapping of settings: integers stay exact, floats stay floats).
 func settingsFromJSON(data []byte, typed bool) (any, error) {
 	if typed {
-		v, err := etf.ParseTypedJSON(data)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := v.(nerveskey.Map); !ok {
-			return nil, errors.New(`typed JSON: settings must be a map ({"t": "map", …})`)
-		}
-		return v, nil
+		return etf.ParseTypedJSON(data)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -142,6 +142,19 @@ func TestSettingsTyped(t *testing.T) {
 		t.Errorf("putting back what get printed changed the stored settings:\n%s\n%s", raw, again)
 	}
 
+	// A stored term that is not a map (put_raw_settings can leave one)
+	// prints too, and goes back unchanged.
+	ok(t, dir, `{"t":"list","v":[{"t":"int","v":1},{"t":"atom","v":"nil"}]}`, "--sim", "608a.json", "settings", "put", "--typed", "-")
+	raw = ok(t, dir, "", "--sim", "608a.json", "settings", "get", "--raw").stdout
+	list := ok(t, dir, "", "--sim", "608a.json", "settings", "get")
+	if !strings.Contains(list.stdout, `"t": "list"`) || !strings.Contains(list.stderr, "hint: ") {
+		t.Errorf("a list term printed as\n%s%s", list.stdout, list.stderr)
+	}
+	ok(t, dir, list.stdout, "--sim", "608a.json", "settings", "put", "--typed", "-")
+	if again := ok(t, dir, "", "--sim", "608a.json", "settings", "get", "--raw").stdout; again != raw {
+		t.Errorf("putting back a list term changed it:\n%s\n%s", raw, again)
+	}
+
 	// Plain settings print plain, floats as floats, and go back unchanged.
 	ok(t, dir, `{"ssid": "net", "gain": 1.0, "n": 3, "l": [1, 2.5e-7]}`, "--sim", "608a.json", "settings", "put", "-")
 	raw = ok(t, dir, "", "--sim", "608a.json", "settings", "get", "--raw").stdout
