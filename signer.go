@@ -38,6 +38,7 @@ type Key struct {
 	pub      *ecdsa.PublicKey // read by Chip.Key, never changed
 	volatile bool             // ModeVolatile: the persistent latch must be set
 	owns     bool             // Close closes the Chip (Open made it)
+	sessions sessionCaches    // TLS session caches of TLSConfig, emptied by Close
 }
 
 // Open opens the chip on bus and returns its signing key: [OpenChip]
@@ -130,8 +131,10 @@ func (k *Key) unlatch(ctx context.Context) error {
 }
 
 // Close closes the chip if the Key came from [Open]; a Key from
-// [Chip.Key] leaves its Chip open.
+// [Chip.Key] leaves its Chip open. Either way it empties the TLS session
+// caches of the Key's configs (TLSOptions.Resume), and they stay empty.
 func (k *Key) Close() error {
+	k.sessions.close()
 	if k.owns {
 		return k.Chip.Close()
 	}
