@@ -240,17 +240,17 @@ func (r realtimeBus) Sleep(ctx context.Context, d time.Duration) error {
 // in-process server. hs/s is handshakes per wall-clock second, host TLS
 // work included; chip-bound-hs/s is 1 / the modeled time of one Key.Sign
 // measured in the same run, and of-bound their ratio (1 = the chip is the
-// only limit). "resume" sets TLSOptions.Resume: reconnections skip the
-// chip, so the bound no longer applies.
+// only limit). "batch" is the default: signatures queued at once share
+// wake cycles; "nobatch" gives each its own, as before; "resume" (batched)
+// sets TLSOptions.Resume: reconnections skip the chip, so the bound no
+// longer applies.
 func BenchmarkTLSRealTime(b *testing.B) {
 	needSim(b, "bus statistics")
 	for _, rev := range benchRevisions {
-		for _, resume := range []bool{false, true} {
+		for _, mode := range []string{"nobatch", "batch", "resume"} {
+			resume := mode == "resume"
 			for _, clients := range []int{1, 8, 32} {
-				name := fmt.Sprintf("%v/clients=%d", rev, clients)
-				if resume {
-					name += "/resume"
-				}
+				name := fmt.Sprintf("%v/%s/clients=%d", rev, mode, clients)
 				b.Run(name, func(b *testing.B) {
 					chip := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})
 					k, err := nerveskey.Open(b.Context(), realtimeBus{chip}, nil)
@@ -258,6 +258,9 @@ func BenchmarkTLSRealTime(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer k.Close()
+					if mode == "nobatch" {
+						nerveskey.NoBatch(k)
+					}
 					pool, _, _ := signerPool(b, k)
 					srv := newServerCert(b)
 					addr := startTLSServer(b, srv, pool, tls.VersionTLS13)
@@ -310,6 +313,57 @@ func BenchmarkTLSRealTime(b *testing.B) {
 					b.ReportMetric(float64(st.BusTime.Microseconds())/1000/float64(b.N), "bus-ms/op")
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkSignBurst signs from 32 goroutines sharing one Key, with
+// signatures queued for the chip sharing wake cycles ("batch", the
+// default) or each in its own ("nobatch"). bus-ms/op is the modeled time
+// per signature under load; floor-ms/op is the single-signature floor
+// (typical Nonce + Sign, tWHI and wire time), and of-floor their ratio:
+// below 1 when signatures share the wake.
+func BenchmarkSignBurst(b *testing.B) {
+	needSim(b, "bus statistics")
+	for _, rev := range benchRevisions {
+		for _, mode := range []string{"nobatch", "batch"} {
+			b.Run(rev.String()+"/"+mode, func(b *testing.B) {
+				bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
+				k, err := nerveskey.Open(b.Context(), bus, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer k.Close()
+				if mode == "nobatch" {
+					nerveskey.NoBatch(k)
+				}
+				// The single-signature floor, on this chip, with the wire
+				// time of one lone signature.
+				d := sha256.Sum256([]byte("burst"))
+				bus.reset()
+				if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+				bus.mu.Lock()
+				floor := signExec[rev] + tWHI + bus.wire
+				bus.mu.Unlock()
+				bus.reset()
+				b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				st := bus.Stats()
+				perSign := float64(st.BusTime.Microseconds()) / 1000 / float64(b.N)
+				b.ReportMetric(perSign, "bus-ms/op")
+				b.ReportMetric(float64(floor.Microseconds())/1000, "floor-ms/op")
+				b.ReportMetric(perSign*1000/float64(floor.Microseconds()), "of-floor")
+				b.ReportMetric(float64(st.Wakes)/float64(b.N), "wakes/op")
+			})
 		}
 	}
 }

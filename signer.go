@@ -39,6 +39,8 @@ type Key struct {
 	volatile bool             // ModeVolatile: the persistent latch must be set
 	owns     bool             // Close closes the Chip (Open made it)
 	sessions sessionCaches    // TLS session caches of TLSConfig, emptied by Close
+	batch    signQueue        // signatures waiting for the chip (signer_batch.go)
+	noBatch  bool             // benchmarks only: a wake cycle per signature
 }
 
 // Open opens the chip on bus and returns its signing key: [OpenChip]
@@ -187,12 +189,12 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 	}
 	var d [32]byte
 	copy(d[:], digest) // leftmost 256 bits, as ECDSA truncates for P-256
-	rs, err := k.dev.SignDigest(ctx, keySlot, d)
+	rs, err := k.signDigest(ctx, d)
 	if err != nil && k.volatile && errors.Is(err, ErrExecution) {
 		// The persistent latch is lost on power loss (a brown-out, say):
 		// set it again and sign once more.
 		if lerr := k.unlatch(ctx); lerr == nil {
-			rs, err = k.dev.SignDigest(ctx, keySlot, d)
+			rs, err = k.signDigest(ctx, d)
 		}
 	}
 	return rs, err
