@@ -154,7 +154,8 @@ func TestReplayBus(t *testing.T) {
 
 // BenchmarkSignDriver prices the driver alone: Key.Sign on a replay of
 // recorded chip answers (no simulator, no simulator crypto, no lock
-// file), next to Key.Sign on the
+// file), with and without the queue that lets signatures share wake
+// cycles, next to Key.Sign on the
 // simulator and the host's own ECDSA verification of one signature (what
 // checking each signature on the host would add). cpu/floor is host CPU
 // per signature over the modeled floor of one signature (typical Nonce +
@@ -176,6 +177,17 @@ func BenchmarkSignDriver(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(floor.Nanoseconds()), "cpu/floor")
 		}
 		b.Run(rev.String()+"/replay/key", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(rev.String()+"/replay/key-nobatch", func(b *testing.B) {
+			k, _, _ := replayKey(b, rev, digest[:])
+			nerveskey.NoBatch(k)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
