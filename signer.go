@@ -32,7 +32,9 @@ var _ crypto.Signer = (*Key)(nil)
 // A Key is safe for concurrent use by multiple goroutines. Each signature is
 // one Nonce+Sign sequence in one wake cycle, never interleaved with another
 // command: the chip loses the digest (TempKey) when it sleeps, and on an
-// ATECC508A any other command in between clears it too.
+// ATECC508A any other command in between clears it too. Signatures queued
+// at once run one after the other in a shared wake cycle, as many as fit
+// in the chip's watchdog period, which saves a wake and a sleep each.
 type Key struct {
 	*Chip
 	pub      *ecdsa.PublicKey // read by Chip.Key, never changed
