@@ -92,8 +92,16 @@ type Profile struct {
 	// config zone is locked (atecc.md §4.1 notes).
 	SignReadKeyAfterDataLockOnly bool
 
-	// IdleKeepsSHAContext608 keeps the 608 SHA context over idle. Default:
-	// lost (atecc.md §1.3).
+	// IdleLosesSHAContext drops the SHA context on idle, on the 508 and the
+	// 608: the strict reading of DS508 §6.3 (docs/atecc.md §1.3). Default:
+	// idle keeps it, as Microchip's cryptoauthlib test suite expects of
+	// both families (its SHA functions idle the chip between Start,
+	// Update and End).
+	IdleLosesSHAContext bool
+
+	// Deprecated: idle keeps the SHA context by default on both families
+	// now, so this field has no effect. Set IdleLosesSHAContext for the
+	// strict reading.
 	IdleKeepsSHAContext608 bool
 }
 
@@ -192,12 +200,12 @@ type Chip struct {
 	rng      *rand.ChaCha8
 	timeRand *rand.Rand
 
-	// EEPROM: kept over sleep, watchdog and power loss.
+	// EEPROM: kept over sleep, watchdog and power loss. The monotonic
+	// counters live in config bytes 52–67 (see counter.go).
 	config   [128]byte
 	otp      [64]byte
 	slots    [16][]byte
 	keyValid [16]bool
-	counters [2]uint32
 
 	// Bus and power.
 	now         time.Time
@@ -431,13 +439,14 @@ func (c *Chip) sleep() {
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
 }
 
-// idle enters the idle state: TempKey, the 608 buffers and the
-// authorization are kept; the I/O buffer is flushed, the watchdog stops.
+// idle enters the idle state: TempKey, the 608 buffers, the SHA context
+// (unless the profile drops it) and the authorization are kept; the I/O
+// buffer is flushed, the watchdog stops.
 func (c *Chip) idle() {
 	c.state = stateIdle
 	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
-	if c.rev == ATECC508A || !c.opts.Profile.IdleKeepsSHAContext608 {
+	if c.opts.Profile.IdleLosesSHAContext {
 		c.vol.sha = nil
 	}
 }
@@ -531,6 +540,12 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 	}
 	if len(w) > 0 || len(r) == 0 {
 		c.advance(time.Duration(9*len(w)) * bit)
+		if c.state != stateAwake {
+			// The watchdog expired during the write: a sleeping chip
+			// takes no bytes (docs/atecc.md §1.4).
+			c.advance(bit)
+			return nak("address %#02x: asleep before the write ended", addr)
+		}
 		if err := c.write(w); err != nil {
 			c.advance(bit)
 			c.maybeStart()

@@ -66,9 +66,10 @@
 // Idle keeps TempKey, the authorization from CheckMac and the 608 message
 // digest and alternate key buffers; it drops the I/O buffer and stops the
 // watchdog. Sleep, watchdog expiry and power loss lose all of that. The
-// 608 persistent latch survives sleep and watchdog, not power loss. The SHA
-// context is lost on idle too (unconfirmed for the 608; see
-// [Profile.IdleKeepsSHAContext608]). EEPROM is never lost; a command is
+// 608 persistent latch survives sleep and watchdog, not power loss. Idle
+// keeps the SHA context too, as cryptoauthlib's tests expect of both
+// families ([Profile.IdleLosesSHAContext] takes the strict reading).
+// EEPROM is never lost; a command is
 // applied all at once when its execution time ends, so a command cut by
 // the watchdog or a power loss changes nothing.
 //
@@ -106,7 +107,9 @@
 // 0x03; a read during a partial command is NAKed; SHA Param2 must equal
 // the data length; UpdateExtra is accepted in every lock state (as
 // cryptoauthlib's tests expect); external Sign checks ReadKey bit 0 from
-// the config lock on; the 608 SHA context does not survive idle. Other
+// the config lock on. The one rule whose default is the lenient reading,
+// because Microchip's test suite shows it on real chips: idle keeps the SHA
+// context. Other
 // choices: the data lock and slot locks need the config lock (0x0F),
 // unknown opcodes answer 0x03, 608 SelfTest accepts the reserved bit 1.
 //

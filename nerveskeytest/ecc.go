@@ -213,6 +213,8 @@ func (c *Chip) cmdSign(cmd command) []byte {
 		return status(statusExecution)
 	case msg == nil:
 		return status(statusExecution)
+	case !c.useLimited(slot):
+		return status(statusExecution)
 	}
 	if c.faults.ECCFault > 0 {
 		c.faults.ECCFault--
@@ -266,7 +268,7 @@ func (c *Chip) cmdECDH(cmd command) []byte {
 		return status(statusExecution)
 	}
 	rk := readKey(c.slotConfig(slot))
-	if rk&0x4 == 0 {
+	if rk&0x4 == 0 || !c.useLimited(slot) {
 		return status(statusExecution)
 	}
 	priv, err := ecdh.P256().NewPrivateKey(c.privateScalar(slot))

@@ -25,7 +25,9 @@
 // command, a session whose age plus the command's maximum execution time
 // would pass [WatchdogBudget] sends Idle and wakes the chip again. Idle keeps
 // TempKey, AuthValid and the 608 digest buffers, so this is safe inside a
-// Nonce→Sign transaction; only a SHA context is lost (atecc.md §1.3).
+// Nonce→Sign transaction. Whether idle keeps a SHA context is read two
+// ways (docs/atecc.md §1.3: real chips keep it, the strict reading drops
+// it); the driver works under both.
 //
 // # Time
 //

@@ -17,10 +17,13 @@ type Session struct {
 // Clock returns the transport's clock.
 func (s *Session) Clock() Clock { return s.t.clk }
 
-// Refresh restarts the chip's watchdog: it sends Idle, which keeps TempKey
-// and the 608 digest buffers but loses a SHA context, and wakes the chip
-// again. Execute calls it by itself when the next command might outlive
-// [WatchdogBudget].
+// Refresh restarts the chip's watchdog: it sends Idle, which keeps TempKey,
+// AuthValid and the 608 digest buffers, and wakes the chip again. Idle
+// keeps a SHA context too on the chips Microchip's test suite runs on
+// (it idles between SHA Start, Update and End), but the strict reading of
+// the datasheet drops it, so no caller may rely on a SHA context
+// surviving Refresh. Execute calls it by itself when the next command
+// might outlive [WatchdogBudget].
 func (s *Session) Refresh(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
