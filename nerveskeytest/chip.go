@@ -173,6 +173,8 @@ type tempKey struct {
 	genKeyData  bool
 	noMacFlag   bool
 	keyID       byte
+
+	genKeyPrivate bool // data[:32] is a private key from GenKey (608, KeyID 0xFFFF)
 }
 
 // volatileState is everything a sleep loses.

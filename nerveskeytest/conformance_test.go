@@ -121,7 +121,8 @@ func TestCountMatch608(t *testing.T) {
 	if got := binary.LittleEndian.Uint32(h.ok(4, opCounter, 0, 0, nil)); got != 32 {
 		t.Fatalf("Counter[0] after the refused Sign: %d, want 32", got)
 	}
-	h.wantStatus(statusExecution, opCounter, 1, 0, nil)
+	// The Counter command itself is not limited by the match.
+	h.ok(4, opCounter, 1, 0, nil)
 }
 
 func TestLimitedUse508(t *testing.T) {
@@ -189,4 +190,29 @@ func TestWriteAfterWatchdogNotTaken(t *testing.T) {
 	if got := h.ok(4, opInfo, 0, 0, nil); !bytes.Equal(got, []byte{0, 0, 0x60, 0x02}) {
 		t.Fatalf("Info after an expired partial command: % x", got)
 	}
+}
+
+func TestSHAContext608(t *testing.T) {
+	// cryptoauthlib's sha_context: after Start and Update(01..05) the
+	// context reads 05 00 00 00, H0..H7 of the initial state (LE), then
+	// 01..05; written back, End finishes the same hash.
+	c := NewChip(nil)
+	h := newHost(t, c)
+	h.wake()
+	in := []byte{1, 2, 3, 4, 5}
+	h.ok(1, opSHA, 0, 0, nil)
+	h.ok(1, opSHA, 1, 5, in)
+	ctx := h.ok(41, opSHA, 6, 0, nil)
+	want, _ := hex.DecodeString(stripSpaces("05000000 67e6096a 85ae67bb 72f36e3c 3af54fa5 7f520e51 8c68059b abd9831f 19cde05b 0102030405"))
+	if !bytes.Equal(ctx, want) {
+		t.Fatalf("context % x\nwant    % x", ctx, want)
+	}
+	h.ok(1, opSHA, 0, 0, nil) // a new hash replaces the context
+	h.ok(1, opSHA, 7, uint16(len(ctx)), ctx)
+	h.ok(1, opSHA, 1, 5, in)
+	got := h.ok(32, opSHA, 0xC2, 0, nil)
+	if d := sha256.Sum256(append(in, in...)); !bytes.Equal(got, d[:]) {
+		t.Fatalf("digest after restoring the context % x", got)
+	}
+	h.wantStatus(statusExecution, opSHA, 7, 37, append(ctx[:36:36], 1))
 }

@@ -71,7 +71,7 @@ func (c *Chip) cmdCounter(cmd command) []byte {
 	i := int(cmd.p2)
 	n := c.counter(i)
 	if cmd.p1 == 1 {
-		if n >= counterLimit || c.countMatchReached(i, n) {
+		if n >= counterLimit {
 			return status(statusExecution)
 		}
 		n++
@@ -80,17 +80,26 @@ func (c *Chip) cmdCounter(cmd command) []byte {
 	return binary.LittleEndian.AppendUint32(nil, n)
 }
 
-// countMatchReached reports whether the 608 CountMatch feature stops
-// Counter[i] at n: CountMatch (config byte 18) bit 0 enables it for
-// Counter[0], bits 7–4 name the slot whose first 4 bytes (LE, repeated in
-// bytes 4–7) hold the match value, a multiple of 32 (DS608-TFLX §2.2.6,
-// cryptoauthlib's counter_match test).
+// countMatchReached reports whether the 608 CountMatch feature disables
+// LimitedUse keys at Counter[i] = n: CountMatch (config byte 18) bit 0
+// enables it for Counter[0], bits 7–4 name the slot whose first 4 bytes
+// (LE, repeated in bytes 4–7) hold the match value, a multiple of 32
+// (DS608-TFLX §2.2.6; cryptoauthlib's counter_match test: with the
+// counter at 31 and the match at 32 one use succeeds, the next fails).
+// A slot that holds no well-formed match value (zero, not a multiple of
+// 32, or the two copies differ) sets no limit: cryptoauthlib's suite signs
+// with a LimitedUse key before it writes any match value (the reading of
+// an unwritten match slot is unconfirmed).
 func (c *Chip) countMatchReached(i int, n uint32) bool {
 	if c.rev == ATECC508A || i != 0 || c.config[cfgOTPMode]&1 == 0 {
 		return false
 	}
 	s := c.slots[c.config[cfgOTPMode]>>4]
-	return n >= binary.LittleEndian.Uint32(s[0:4])
+	m := binary.LittleEndian.Uint32(s[0:4])
+	if m == 0 || m%32 != 0 || m != binary.LittleEndian.Uint32(s[4:8]) {
+		return false
+	}
+	return n >= m
 }
 
 // cfgLastKeyUse is the 508 LastKeyUse field: 128 bits that limit the uses

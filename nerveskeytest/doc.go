@@ -32,20 +32,34 @@
 // read pointer persists across reads, bytes past the end read 0xFF, and
 // the first write after reads rewinds it.
 //
-// The commands Read, Write (clear and encrypted), Lock (config, data+OTP,
-// slot; with and without summary CRC), GenKey (create, public, digest
-// modes), Nonce (random, TempKey-based, pass-through to TempKey, 608
-// digest and alternate-key buffers), Sign (external, from TempKey or the
-// 608 digest buffer), Random, Info (revision, KeyValid, state, 608
-// persistent latch), SHA (start/update/end, 608 targets), ECDH (output,
-// slot N+1, 608 TempKey target), CheckMac, Verify (external), Counter,
-// UpdateExtra and the 608 SelfTest. Keys are real P-256 keys: signatures
-// verify with crypto/ecdsa, ECDH agrees with crypto/ecdh. Opcodes a device
-// lacks, unknown opcodes and the modes the simulator does not model
-// (internal Sign once it passes its checks, which answer 0x0F; MAC, HMAC,
-// GenDig, DeriveKey, PrivWrite, Pause, AES, KDF, SecureBoot, SHA
-// HMAC/public/context modes, encrypted ECDH, GenKey into TempKey) answer
-// 0x03, the parse error for an unknown command.
+// The commands Read and Write (clear and encrypted), Lock (config,
+// data+OTP, slot; with and without summary CRC), GenKey (create, public,
+// digest modes, 608 key into TempKey), Nonce (random, TempKey-based,
+// pass-through to TempKey, 608 digest and alternate-key buffers), Sign
+// (external from TempKey or the 608 digest buffer, internal with the
+// message of DS508 §9.18), Random, Info (revision, KeyValid, state, 608
+// persistent latch), SHA (start/update/end, 608 targets, HMAC with a slot
+// or TempKey key, 608 context read and write), ECDH (output, slot N+1, 608
+// key from TempKey, TempKey target, output encrypted under the IO
+// protection key), MAC and CheckMac (every mode), HMAC (508), GenDig
+// (config, OTP, data, shared nonce, 608 counter and key config zones),
+// DeriveKey (roll and create, with and without MAC), PrivWrite (clear
+// before the data lock, encrypted), Verify (external, stored, validate,
+// invalidate, 608 MAC output), Counter (the monotonic counters live in
+// config bytes 52–67 in the published encoding), UpdateExtra (including
+// the 508 limited-use decrement), the 608 AES (encrypt, decrypt, GCM
+// field multiply) and SelfTest. LimitedUse is enforced: 508 slot 15
+// through LastKeyUse, 608 keys through Counter[0] and CountMatch. Keys
+// are real P-256 keys: signatures verify with crypto/ecdsa, ECDH agrees
+// with crypto/ecdh. Run against Microchip's cryptoauthlib test
+// application through an I2C bridge, every test it runs on a 508A, 608A
+// or 608B passes except the 608 KDF and SecureBoot tests.
+//
+// Not modeled, each answered 0x03 (parse error, the answer for an unknown
+// command or mode): the 608 KDF (0x56) and SecureBoot (0x80) commands, the
+// 508 Pause command (0x01), SHA mode 0x03 (public key), Verify mode 0x01
+// (validate external), GenKey mode 0x20 (608 MAC output), ECDH to a slot
+// (608 mode bits 3..2 = 01) and encrypted ECDH into TempKey.
 //
 // The policy engine implements the lock-state matrix of spec/atecc.md §4:
 // config, OTP and data zone rules, 32-byte-only writes before the data
