@@ -153,6 +153,14 @@ type Stats struct {
 	CRCErrors    int           // commands answered 0xFF
 	Slot0Reads   int           // host Read commands addressing slot 0 data, refused or not
 	Slot0Writes  int           // host Write commands addressing slot 0 data, refused or not
+
+	// ExecTime is the sum of the execution times of the commands
+	// accepted: the time the chip was busy, the floor under BusTime.
+	ExecTime time.Duration
+	// ReadDelay is the sum, over answers read, of the time from the end
+	// of the command's execution to the start of the host's first read
+	// that got the answer: how late the host polled.
+	ReadDelay time.Duration
 }
 
 type powerState int
@@ -229,8 +237,9 @@ type Chip struct {
 
 	faults     Faults
 	hook       CommandHook
-	pendingCmd *Command // the hook's view of the executing command, or nil
-	outLost    bool     // reads of the output NAK until the next write
+	pendingCmd *Command  // the hook's view of the executing command, or nil
+	outLost    bool      // reads of the output NAK until the next write
+	doneAt     time.Time // when the last command's answer became readable; zero once read
 	stats      Stats
 	statsSince time.Time
 	closed     bool
@@ -437,6 +446,7 @@ func (c *Chip) advanceTo(t time.Time) {
 func (c *Chip) sleep() {
 	c.state = stateAsleep
 	c.vol = volatileState{}
+	c.doneAt = time.Time{}
 	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
 }
@@ -571,6 +581,11 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 			c.advance(bit)
 			return nak("address %#02x (answer lost, injected)", addr)
 		}
+		if !c.doneAt.IsZero() {
+			// The read started at its address byte, 10 bit times ago.
+			c.stats.ReadDelay += max(c.now.Add(-10*bit).Sub(c.doneAt), 0)
+			c.doneAt = time.Time{}
+		}
 		for i := range r {
 			if len(c.in) == 0 && c.outPos < len(c.out) {
 				r[i] = c.out[c.outPos]
@@ -668,9 +683,10 @@ func (c *Chip) startCommand() {
 	d := c.execTime(op)
 	c.pendingCmd = nil
 	if c.hook != nil && n >= 7 {
+		typ, mx := c.execBounds(op)
 		hc := &Command{
 			Opcode: op, Param1: cmd[2], Param2: binary.LittleEndian.Uint16(cmd[3:5]),
-			Data: append([]byte(nil), cmd[5:n-2]...), ExecTime: d,
+			Data: append([]byte(nil), cmd[5:n-2]...), ExecTime: d, Typical: typ, Max: mx,
 		}
 		c.hook(hc)
 		d = max(hc.ExecTime, 0)
@@ -684,6 +700,7 @@ func (c *Chip) startCommand() {
 		return
 	}
 	c.stats.Commands++
+	c.stats.ExecTime += d
 	c.setOutput(nil)
 	c.busy = true
 	c.pending = cmd
@@ -692,6 +709,7 @@ func (c *Chip) startCommand() {
 
 // finishCommand executes the pending command when its time is over.
 func (c *Chip) finishCommand() {
+	c.doneAt = c.now
 	cmd, hc := c.pending, c.pendingCmd
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
 	payload := c.execute(cmd)

@@ -52,7 +52,7 @@ func (s *Session) Execute(ctx context.Context, cmd Command) ([]byte, error) {
 		return nil, err
 	}
 	t := s.t
-	if t.clk.Now().Sub(s.wokeAt)+cmd.Max+pollMargin > WatchdogBudget {
+	if t.clk.Now().Sub(s.wokeAt)+t.learned[keyOf(&cmd)].expected(&cmd)+pollMargin > WatchdogBudget {
 		if err := s.Refresh(ctx); err != nil {
 			return nil, err
 		}
@@ -137,22 +137,47 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 		}
 	}
 
+	// Poll from what the chip was seen to do (learn.go), past the table
+	// maximum if need be: a command the chip completes before its
+	// watchdog puts it to sleep is never given up. The watchdog runs from
+	// the last wake, so that bounds the wait (tWATCHDOG max, DS508 Table
+	// 8-2); past it the chip is asleep and has lost the command.
 	start := t.clk.Now()
-	_ = t.clk.Sleep(bg, cmd.Typical)
-	deadline := start.Add(cmd.Max + pollMargin)
-	// Poll finely for short commands, coarser for long ones so that a
-	// slow 608 (clock divider M2) costs at most about 16 polls.
-	interval := min(max((cmd.Max-cmd.Typical)/16, minPoll), maxPoll)
+	key := keyOf(cmd)
+	lt := t.learned[key]
+	if lt == nil {
+		lt = &opTiming{}
+		t.learned[key] = lt
+	}
+	first, interval := lt.plan(cmd)
+	_, learnedHi := lt.bounds()
+	if lt.n == 0 {
+		learnedHi = cmd.Max
+	}
+	_ = t.clk.Sleep(bg, first)
+	deadline := s.wokeAt.Add(watchdogMax)
+	lastNAK := time.Duration(-1)
 	for {
+		// Times are taken at the start of each read: a long answer takes
+		// milliseconds on the wire after the chip was found ready.
+		now := t.clk.Now()
 		err := read()
 		if err == nil {
+			lt.observe(now.Sub(start), lastNAK)
 			return nil
 		}
+		now = t.clk.Now()
 		// Any error counts as busy: Linux adapters report a NAK as
 		// ENXIO or EREMOTEIO, and nothing else distinguishes it.
-		if !t.clk.Now().Before(deadline) {
-			return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, cmd.Max, err)
+		if !now.Before(deadline) {
+			return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, now.Sub(start), err)
 		}
-		_ = t.clk.Sleep(bg, interval)
+		lastNAK = now.Sub(start) // late by the NAKed read's wire time only: a few bit times
+		if lastNAK > learnedHi {
+			// Slower than anything seen: back off geometrically, so a
+			// much slower chip costs a few polls, not hundreds.
+			interval = min(interval*growthNum/growthDen, maxPoll)
+		}
+		_ = t.clk.Sleep(bg, min(interval, deadline.Sub(now)))
 	}
 }
