@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 // acknowledge: its address while it is asleep, idle, waking or busy, any
 // other address, the wake pulse itself, and rejected data bytes.
 var ErrNAK = errors.New("nerveskeytest: address not acknowledged")
+
+// Errors of the I2CDev mode: the texts periph's sysfs bus gives for the
+// errno values Linux i2c-dev returns (ENXIO, EREMOTEIO), unwrappable.
+var (
+	errI2CDevAddr  = errors.New("sysfs-i2c: no such device or address")
+	errI2CDevData  = errors.New("sysfs-i2c: remote I/O error")
+	errI2CDevSpeed = errors.New("sysfs-i2c: the bus speed cannot be changed from user space")
+	errDataNAK     = errors.New("data byte not acknowledged")
+)
 
 // ErrClosed is returned by Tx and SetSpeed after Close.
 var ErrClosed = errors.New("nerveskeytest: chip closed")
@@ -141,6 +151,15 @@ type Options struct {
 
 	// Profile selects readings of unconfirmed datasheet rules.
 	Profile Profile
+
+	// I2CDev makes the chip look as it does through Linux i2c-dev
+	// (periph's sysfs bus): every NAK, the wake pulse to address 0
+	// included, is an error carrying only the errno text ("no such device
+	// or address" for the address, "remote I/O error" for a data byte),
+	// not [ErrNAK], and SetSpeed fails, because user space cannot change
+	// the bus speed. The environment variable NERVESKEYTEST_I2CDEV=1 sets
+	// it for every chip, so a whole test suite can run in this mode.
+	I2CDev bool
 }
 
 // Stats counts bus activity since the chip was made or ResetStats.
@@ -287,6 +306,9 @@ func newChip(opts *Options) *Chip {
 	if c.opts.Watchdog <= 0 {
 		c.opts.Watchdog = 1300 * time.Millisecond
 	}
+	if os.Getenv("NERVESKEYTEST_I2CDEV") == "1" {
+		c.opts.I2CDev = true
+	}
 	if c.opts.Speed <= 0 {
 		c.opts.Speed = 100 * physic.KiloHertz
 	}
@@ -339,6 +361,9 @@ func (c *Chip) SetSpeed(f physic.Frequency) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
+	}
+	if c.opts.I2CDev {
+		return errI2CDevSpeed
 	}
 	if f <= 0 || f > 10*physic.MegaHertz {
 		return fmt.Errorf("nerveskeytest: bus speed %v out of range", f)
@@ -501,6 +526,11 @@ func nak(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNAK}, args...)...)
 }
 
+// dataNAK is a NAK of a data byte rather than of the address.
+func dataNAK(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: "+format, append([]any{ErrNAK, errDataNAK}, args...)...)
+}
+
 // Tx performs one I2C transaction: a write of w (if any), then a read
 // into r (if any), with a repeated start between them. A transaction to
 // address 0 is a wake pulse and always fails with ErrNAK. Every Tx
@@ -515,6 +545,13 @@ func (c *Chip) Tx(addr uint16, w, r []byte) error {
 	err := c.tx(addr, w, r)
 	if errors.Is(err, ErrNAK) {
 		c.stats.NAKs++
+		if c.opts.I2CDev {
+			if errors.Is(err, errDataNAK) {
+				err = errI2CDevData
+			} else {
+				err = errI2CDevAddr
+			}
+		}
 	}
 	if c.faults.PowerCutAfter > 0 {
 		c.faults.PowerCutAfter--
@@ -556,7 +593,7 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 			// The watchdog expired during the write: a sleeping chip
 			// takes no bytes (docs/atecc.md §1.4).
 			c.advance(bit)
-			return nak("address %#02x: asleep before the write ended", addr)
+			return dataNAK("address %#02x: asleep before the write ended", addr)
 		}
 		if err := c.write(w); err != nil {
 			c.advance(bit)
@@ -655,12 +692,12 @@ func (c *Chip) write(w []byte) error {
 				return nil // the rest of the write is ignored
 			}
 			if len(c.in) > 0 && len(c.in) == int(c.in[0]) {
-				return nak("data byte %d beyond command count", i+1)
+				return dataNAK("data byte %d beyond command count", i+1)
 			}
 			c.in = append(c.in, b)
 		}
 	default:
-		return nak("reserved word address %#02x", w[0])
+		return dataNAK("reserved word address %#02x", w[0])
 	}
 	return nil
 }
