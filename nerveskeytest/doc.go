@@ -105,10 +105,21 @@
 // the ChipMode clock divider (M0, M1, M2) and, as no 608 typical times are
 // public, the typical is half of it. [Options.Timing] selects typical (the
 // default), maximum, or a random time in between from the seeded
-// generator. A command that cannot finish before the watchdog answers 0xEE
-// and is not executed.
+// generator. A [CommandHook] may set any command's time, past the
+// datasheet maximum too: [Slower] makes chosen commands slower than the
+// table, [Slow608] is the slow 608 seen in the field (Sign in
+// [SlowSign608], 179 ms). A command that cannot finish before the
+// watchdog answers 0xEE and is not executed.
 //
-// [Stats] reports I2C transactions, NAKs, wakes, commands and BusTime,
+// # Linux i2c-dev
+//
+// With [Options.I2CDev] (or NERVESKEYTEST_I2CDEV=1 in the environment) the
+// chip looks as it does through periph's sysfs bus on Linux: NAKs and the
+// wake pulse are plain errno errors, not [ErrNAK], and [Chip.SetSpeed]
+// fails.
+//
+// [Stats] reports I2C transactions, NAKs, wakes, commands, the chip's
+// busy time (ExecTime), how late answers were read (ReadDelay) and BusTime,
 // the virtual time since the chip was made or [Chip.ResetStats]: wire time
 // plus every Sleep, hence every wait and poll of the driver. Benchmarks
 // report it per operation.
