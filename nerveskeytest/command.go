@@ -150,9 +150,12 @@ func (c *Chip) dispatch(cmd command) []byte {
 		return c.cmdPrivWrite(cmd)
 	case opAES:
 		return c.cmdAES(cmd)
+	case opKDF:
+		return c.cmdKDF(cmd)
+	case opSecureBoot:
+		return c.cmdSecureBoot(cmd)
 	}
-	// Opcodes of the device that the simulator does not model (Pause,
-	// KDF, SecureBoot).
+	// Opcodes of the device that the simulator does not model: Pause.
 	return status(statusParse)
 }
 

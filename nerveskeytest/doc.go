@@ -48,18 +48,23 @@
 // invalidate, 608 MAC output), Counter (the monotonic counters live in
 // config bytes 52–67 in the published encoding), UpdateExtra (including
 // the 508 limited-use decrement), the 608 AES (encrypt, decrypt, GCM
-// field multiply) and SelfTest. LimitedUse is enforced: 508 slot 15
+// field multiply), KDF (PRF, AES, HKDF; every target, output encrypted
+// under the IO protection key), SecureBoot (Full, FullStore, FullCopy,
+// encrypted digest with MAC) and SelfTest. LimitedUse is enforced: 508 slot 15
 // through LastKeyUse, 608 keys through Counter[0] and CountMatch. Keys
 // are real P-256 keys: signatures verify with crypto/ecdsa, ECDH agrees
 // with crypto/ecdh. Run against Microchip's cryptoauthlib test
 // application through an I2C bridge, every test it runs on a 508A, 608A
-// or 608B passes except the 608 KDF and SecureBoot tests.
+// or 608B passes.
 //
 // Not modeled, each answered 0x03 (parse error, the answer for an unknown
-// command or mode): the 608 KDF (0x56) and SecureBoot (0x80) commands, the
-// 508 Pause command (0x01), SHA mode 0x03 (public key), Verify mode 0x01
-// (validate external), GenKey mode 0x20 (608 MAC output), ECDH to a slot
-// (608 mode bits 3..2 = 01) and encrypted ECDH into TempKey.
+// command or mode): the 508 Pause command (0x01), SHA mode 0x03 (public
+// key), Verify mode 0x01 (validate external), GenKey mode 0x20 (608 MAC
+// output), ECDH to a slot (608 mode bits 3..2 = 01) and encrypted ECDH
+// into TempKey, KDF PRF AEAD processing and HKDF messages from a slot or
+// TempKey, the SecureBoot prohibit flag. Unconfirmed by any public vector:
+// the HKDF result (one HMAC-SHA256 of the message), and that a CountMatch
+// slot without a well-formed match value sets no limit.
 //
 // The policy engine implements the lock-state matrix of spec/atecc.md §4:
 // config, OTP and data zone rules, 32-byte-only writes before the data

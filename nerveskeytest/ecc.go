@@ -330,19 +330,23 @@ func (c *Chip) ioProtectionKey() ([]byte, bool) {
 	return c.slotSecret(int(opts >> 12)), true
 }
 
-// ioEncrypt encrypts 32 bytes for output under the IO protection key:
-// data XOR SHA-256(key ‖ nonce[0:16]), the inverse of cryptoauthlib's
-// documented host decryption; it returns the ciphertext and the 32-byte
-// random output nonce.
-func (c *Chip) ioEncrypt(key, data []byte) (enc, nonce []byte) {
-	nonce = make([]byte, 32)
+// ioEncryptBlocks encrypts 32 or 64 bytes for output under the IO
+// protection key: 32-byte block i is XORed with SHA-256(key ‖
+// nonce[16i:16i+16]), the inverse of cryptoauthlib's documented host
+// decryption. It answers the ciphertext, then the 32-byte random nonce.
+func (c *Chip) ioEncryptBlocks(key, data []byte) []byte {
+	nonce := make([]byte, 32)
 	c.rng.Read(nonce)
-	pad := sha256.Sum256(append(append([]byte{}, key...), nonce[:16]...))
-	enc = make([]byte, 32)
+	enc := make([]byte, len(data))
 	for i := range enc {
-		enc[i] = data[i] ^ pad[i]
+		if i%32 == 0 {
+			pad := sha256.Sum256(append(append([]byte{}, key...), nonce[16*(i/32):16*(i/32)+16]...))
+			for j := range 32 {
+				enc[i+j] = data[i+j] ^ pad[j]
+			}
+		}
 	}
-	return enc, nonce
+	return append(enc, nonce...)
 }
 
 // cmdECDH: on the 508 mode 0 only; on the 608 bit 0 takes the private key
@@ -409,8 +413,7 @@ func (c *Chip) cmdECDH(cmd command) []byte {
 		copy(c.slots[slot+1], secret)
 		return status(statusOK)
 	case ioKey != nil:
-		enc, nonce := c.ioEncrypt(ioKey, secret)
-		return append(enc, nonce...)
+		return c.ioEncryptBlocks(ioKey, secret)
 	}
 	return secret
 }
