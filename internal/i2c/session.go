@@ -79,12 +79,18 @@ func (s *Session) run(pkt []byte, cmd *Command) ([]byte, error) {
 		return nil, fmt.Errorf("%s: response length %d too large", cmd.Name, cmd.RespLen)
 	}
 	buf := make([]byte, n)
-	if err := s.await(cmd, buf); err != nil {
+	learn, err := s.await(cmd, buf)
+	if err != nil {
 		return nil, err
 	}
 	payload, err := ParseResponse(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd.Name, err)
+	}
+	if len(payload) > 1 || payload[0] == StatusOK {
+		// Only a command that did its work teaches its time: errors
+		// usually come back early (DS508 Table 9-4 notes).
+		learn()
 	}
 	if len(payload) == 1 {
 		st := payload[0]
@@ -106,11 +112,12 @@ func (s *Session) run(pkt []byte, cmd *Command) ([]byte, error) {
 }
 
 // await waits for the command to complete and reads the whole response in
-// one transaction. A read of RespLen+3 bytes costs one transaction; the chip
+// one transaction. learn records the command's completion time; run calls
+// it once the answer proves the command did its work. A read of RespLen+3 bytes costs one transaction; the chip
 // pads a shorter (status) answer with 0xFF, which ParseResponse ignores.
 // Reading the count byte first would cost a second transaction per command
 // for no gain, since the expected length is always known.
-func (s *Session) await(cmd *Command, buf []byte) error {
+func (s *Session) await(cmd *Command, buf []byte) (learn func(), err error) {
 	t := s.t
 	bg := context.Background()
 	read := func() error { return t.bus.Tx(t.opts.Addr, nil, buf) }
@@ -127,10 +134,10 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 		for {
 			err := read()
 			if err == nil {
-				return nil
+				return func() {}, nil
 			}
 			if elapsed+2 >= tms {
-				return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, T, err)
+				return nil, fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, T, err)
 			}
 			_ = t.clk.Sleep(bg, elixirPoll)
 			elapsed += 2
@@ -163,14 +170,14 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 		now := t.clk.Now()
 		err := read()
 		if err == nil {
-			lt.observe(now.Sub(start), lastNAK)
-			return nil
+			got := now.Sub(start)
+			return func() { lt.observe(got, lastNAK) }, nil
 		}
 		now = t.clk.Now()
 		// Any error counts as busy: Linux adapters report a NAK as
 		// ENXIO or EREMOTEIO, and nothing else distinguishes it.
 		if !now.Before(deadline) {
-			return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, now.Sub(start), err)
+			return nil, fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, now.Sub(start), err)
 		}
 		lastNAK = now.Sub(start) // late by the NAKed read's wire time only: a few bit times
 		if lastNAK > learnedHi {
