@@ -66,7 +66,11 @@ func (c *Chip) cmdSecureBoot(cmd command) []byte {
 		hashed = h[:]
 		digest = xor32(digest, hashed)
 	}
-	store := c.slots[(sbc>>8)&0xF]
+	sigDig := int(sbc>>8) & 0xF
+	store := c.slots[sigDig]
+	if len(store) < 64 || kcPrivate(c.keyConfig(sigDig)) {
+		return status(statusExecution) // a 36-byte or private key slot cannot hold a digest or signature
+	}
 	var sig []byte
 	switch {
 	case storedDigest:
