@@ -9,7 +9,7 @@ import "time"
 // transport therefore times each command from what the chip itself did
 // recently: it keeps, per opcode and mode, the completion times of the
 // last few commands, first polls at the earliest of them and polls at an
-// interval an eighth of their spread, so on a chip with steady timing it
+// interval a twelfth of their spread, so on a chip with steady timing it
 // reads within about one poll interval (0.25 ms) of readiness at one or
 // two NAKs, and on a chip with scattered timing it spends a handful of
 // polls. The same record raises the watchdog budget check above the table
@@ -55,7 +55,7 @@ func (o *opTiming) plan(cmd *Command) (first, interval time.Duration) {
 		return cmd.Typical, min(max((cmd.Max-cmd.Typical)/16, minPoll), maxPoll)
 	}
 	lo, hi := o.bounds()
-	return lo, min(max((hi-lo)/8, learnPollMin), maxPoll)
+	return lo, min(max((hi-lo)/12, learnPollMin), maxPoll)
 }
 
 // expected returns the longest time the command is expected to take: the
