@@ -18,6 +18,7 @@
 // # Commands
 //
 //	info            chip facts (--json: provisioned, mode, revision, serial, ...)
+//	config          configuration zone decoded: layout, locks, slot by slot
 //	cert            device or signer certificate, primary or --aux, PEM or --der
 //	pubkey          device public key, PEM
 //	sign            sign SHA-256 of stdin or --digest; DER (or --rs) in hex

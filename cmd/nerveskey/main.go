@@ -46,6 +46,7 @@ type command struct {
 // commands lists every subcommand, in the order "nerveskey --help" shows them.
 var commands = []command{
 	{"info", "show chip facts: mode, revision, serial, manufacturer SN", (*cli).info},
+	{"config", "print the configuration zone decoded, slot by slot", (*cli).config},
 	{"cert", "print the device or signer certificate (PEM or DER)", (*cli).cert},
 	{"pubkey", "print the device public key (PEM)", (*cli).pubkey},
 	{"sign", "sign SHA-256 of stdin (or a digest) with the chip", (*cli).sign},
