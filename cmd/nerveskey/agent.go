@@ -21,7 +21,7 @@ import (
 	"github.com/nerveskey/nerveskey"
 )
 
-const agentUsage = `Usage: nerveskey agent --socket PATH
+const agentUsage = `Usage: nerveskey agent --socket PATH [--foreign]
 
 Serves the chip's key to OpenSSH programs (ssh, ssh-add, ssh-keygen -Y
 sign, git SSH signing) as an SSH agent on the unix socket PATH, which is
@@ -45,13 +45,14 @@ Examples:
 func (c *cli) agent(args []string) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	socket := fs.String("socket", "", "listen on the unix socket `PATH` (required)")
+	foreign := fs.Bool("foreign", false, "serve slot 0 of a chip that is not a NervesKey, if its configuration allows external signatures")
 	if _, err := c.parse(fs, agentUsage, args, 0, 0); err != nil {
 		return err
 	}
 	if *socket == "" {
 		return usagef("agent", "agent: --socket is required")
 	}
-	return c.withKey(func(s *session, k *nerveskey.Key) error {
+	return c.withSigningKey(*foreign, func(s *session, k *nerveskey.Key) error {
 		a, err := newChipAgent(c.ctx, k)
 		if err != nil {
 			return err

@@ -25,6 +25,7 @@
 //	verify          check the certificate chain, optionally up to --roots
 //	selftest        factory QA: chain, public key, signature, settings
 //	bench           signing latency percentiles and bus transactions
+//	csr             certificate signing request for the chip's key (--foreign)
 //	agent           SSH agent on a unix socket for ssh, git and ssh-keygen
 //	provision       provision a blank chip (plan, confirmation, --dry-run, --json)
 //	aux provision   write the auxiliary certificate pair

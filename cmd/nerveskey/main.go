@@ -53,6 +53,7 @@ var commands = []command{
 	{"verify", "verify the chip's certificate chain, optionally up to a root", (*cli).verify},
 	{"selftest", "factory QA check of a provisioned chip", (*cli).selftest},
 	{"bench", "measure signing latency and bus transactions", (*cli).bench},
+	{"csr", "print a certificate signing request for the chip's key", (*cli).csr},
 	{"agent", "serve the chip's key to ssh, git and ssh-keygen (SSH agent)", (*cli).agent},
 	{"provision", "provision a blank chip as a NervesKey (irreversible)", (*cli).provision},
 	{"aux provision", "write the auxiliary certificate pair", (*cli).auxProvision},
