@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -67,4 +70,42 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeConfig decodes any 128 bytes: no panic, raw holds the bytes,
+// and every slot's words re-encode to the bytes they came from.
+func FuzzDecodeConfig(f *testing.F) {
+	for _, name := range []string{"608a.json", "508a-aux.json", "blank-608b.json"} {
+		img, err := nerveskeytest.ParseImage(mustRead(f, filepath.Join("testdata", name)))
+		if err == nil {
+			f.Add(img.Config[:])
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != 128 {
+			return
+		}
+		j := decodeConfig(atecc.Config(b))
+		if j.Raw != hex.EncodeToString(b) || len(j.Slots) != 16 {
+			t.Fatalf("raw %s, %d slots", j.Raw, len(j.Slots))
+		}
+		for n, s := range j.Slots {
+			want := fmt.Sprintf("0x%02x%02x", b[21+2*n], b[20+2*n])
+			if s.SlotConfig != want {
+				t.Fatalf("slot %d SlotConfig %s, want %s", n, s.SlotConfig, want)
+			}
+		}
+		if _, err := json.Marshal(j); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func mustRead(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

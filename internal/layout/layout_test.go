@@ -72,3 +72,30 @@ func TestKindString(t *testing.T) {
 		t.Error("IsNervesKey wrong")
 	}
 }
+
+// FuzzDetect checks Detect on any 128 bytes: it never panics, says Blank
+// exactly when the configuration zone is unlocked, and says a NervesKey
+// kind only for nerves_key's slot 0 words.
+func FuzzDetect(f *testing.F) {
+	f.Add(make([]byte, 128))
+	tng := nerveskeytest.NewTrustAndGoChip(f, nil).Image().Config
+	f.Add(tng[:])
+	nk := nerveskeytest.NewProvisionedChip(f, nil).Image().Config
+	f.Add(nk[:])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != 128 {
+			return
+		}
+		c := atecc.Config(b)
+		k := layout.Detect(&c)
+		if (k == layout.Blank) != !c.ConfigLocked() {
+			t.Fatalf("Detect = %v with config locked %v", k, c.ConfigLocked())
+		}
+		if k.IsNervesKey() != (c.ConfigLocked() && b[20] == 0x87 && b[21] == 0x20) {
+			t.Fatalf("Detect = %v with slot 0 SlotConfig % x", k, b[20:22])
+		}
+		if k < layout.Blank || k > layout.Foreign {
+			t.Fatalf("Detect = %d", int(k))
+		}
+	})
+}
