@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -206,7 +208,20 @@ func TestAgentOpenSSH(t *testing.T) {
 			}
 		})
 	}
+	// Meanwhile another nerveskey process signs with the same chip.
+	direct := nk(t, dir, "direct", "--sim", img, "sign")
 	wg.Wait()
+	if direct.code != 0 {
+		t.Fatalf("nerveskey sign beside the agent: exit %d: %s", direct.code, direct.stderr)
+	}
+	sig, err := hex.DecodeString(strings.TrimSpace(direct.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("direct"))
+	if !ecdsa.VerifyASN1(pub.(ssh.CryptoPublicKey).CryptoPublicKey().(*ecdsa.PublicKey), d[:], sig) {
+		t.Error("the other process's signature does not verify")
+	}
 	for i := range procs {
 		if errs[i] != nil {
 			t.Fatalf("process %d: %v", i, errs[i])
