@@ -80,7 +80,7 @@ func ecdhPermitted(cfg *atecc.Config, slot int) error {
 		return &ConfigError{Op: "ecdh", Reason: fmt.Sprintf("slot %d SlotConfig 0x%04x: the chip would write the secret to slot %d, not return it (ReadKey bit 3)", slot, uint16(sc), slot+1)}
 	}
 	if cfg.Revision().Is608() {
-		opts := cfg.Config608().ChipOptions
+		opts := cfg.ChipOptions()
 		switch (opts >> ecdhProtShift) & ecdhProtMask {
 		case 0:
 		case 1:

@@ -26,6 +26,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/nerveskey/nerveskey/internal/testutil"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a process to write while the
@@ -151,8 +153,8 @@ func (a *runningAgent) runTool(dir, stdin, name string, args ...string) (string,
 // signature (and rejects a changed message), and after SIGTERM the socket
 // is gone.
 func TestAgentOpenSSH(t *testing.T) {
-	needTool(t, "ssh-add")
-	needTool(t, "ssh-keygen")
+	testutil.NeedTool(t, "ssh-add")
+	testutil.NeedTool(t, "ssh-keygen")
 	dir := t.TempDir()
 	img := copyFile(t, dir, "608a.json")
 	pub := chipSSHKey(t, dir, img)
@@ -346,7 +348,7 @@ func newTestP256(t *testing.T) *ecdsa.PrivateKey {
 // to a loopback x/crypto/ssh server that accepts only the chip's key, and
 // to OpenSSH's sshd when it is installed.
 func TestAgentSSHLogin(t *testing.T) {
-	needTool(t, "ssh")
+	testutil.NeedTool(t, "ssh")
 	dir := t.TempDir()
 	img := copyFile(t, dir, "608a.json")
 	pub := chipSSHKey(t, dir, img)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	bin "encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -144,7 +143,7 @@ func decodeConfig(cfg atecc.Config) configJSON {
 			j.ClockDivider = fmt.Sprintf("0x%02x", div)
 		}
 		j.CountMatch = fmt.Sprintf("0x%02x", cfg.OTPMode())
-		opts := bin.LittleEndian.Uint16(cfg[90:])
+		opts := cfg.ChipOptions()
 		j.ChipOptions = fmt.Sprintf("0x%04x", opts)
 		j.ECDHProtection = int(opts>>8) & 3
 		j.VolatileKey = "off"

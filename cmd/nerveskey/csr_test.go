@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nerveskey/nerveskey/internal/testutil"
 )
 
 // TestCSR makes certificate requests with the CLI on a NervesKey and, with
@@ -36,7 +38,7 @@ func TestCSR(t *testing.T) {
 			if csr.Subject.String() != "CN=device-42,O=Example" || len(csr.DNSNames) != 1 || len(csr.IPAddresses) != 1 {
 				t.Errorf("CSR subject %q, SANs %v %v", csr.Subject, csr.DNSNames, csr.IPAddresses)
 			}
-			needTool(t, "openssl")
+			testutil.NeedTool(t, "openssl")
 			p := filepath.Join(dir, name+".csr")
 			writeFile(t, p, []byte(r.stdout))
 			if out := openssl(t, dir, "req", "-verify", "-noout", "-in", p); !strings.Contains(out, "verify OK") {

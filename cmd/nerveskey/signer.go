@@ -156,7 +156,9 @@ func (c *cli) loadSigner(cmd, certFile, keyFile string) (*x509.Certificate, cryp
 	crt, key, err := nerveskey.LoadSigner(certPEM, keyPEM)
 	if err != nil {
 		if errors.Is(err, nerveskey.ErrSignerKey) {
-			return nil, nil, fmt.Errorf("%s and %s: %w", certFile, keyFile, err)
+			// The key file is unreadable, encrypted, not P-256, or not
+			// the certificate's key: report it against the key file.
+			return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
 		}
 		return nil, nil, fmt.Errorf("%s: %w", certFile, err)
 	}

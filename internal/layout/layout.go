@@ -71,7 +71,7 @@ func Detect(c *atecc.Config) Kind {
 		return NervesKey
 	case c.SlotConfig(0) == tngSlot0Config && c.SlotConfig(1) == tngSlot1Config &&
 		c.KeyConfig(0) == tngKeyConfig01 && c.KeyConfig(1) == tngKeyConfig01 &&
-		c.I2CAddress() == tngI2CAddress:
+		c[16]>>1 == tngI2CAddress:
 		return TrustAndGo
 	}
 	return Foreign
