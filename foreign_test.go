@@ -109,7 +109,7 @@ func TestForeignKeyRefused(t *testing.T) {
 		{"not private", [2]byte{0x8F, 0x20}, [2]byte{0x3C, 0x00}},
 		{"no PubInfo", [2]byte{0x8F, 0x20}, [2]byte{0x31, 0x00}},
 		{"ReqAuth", [2]byte{0x8F, 0x20}, [2]byte{0xB3, 0x01}},
-		{"PersistentDisable", [2]byte{0x8F, 0x20}, [2]byte{0x33, 0x10 | 0x00}},
+		{"PersistentDisable", [2]byte{0x8F, 0x20}, [2]byte{0x33, 0x10}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			img := provisionedImage(t, nerveskeytest.ATECC608A)
