@@ -18,6 +18,7 @@ import (
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // A DeviceType says how the chip was provisioned. Trust&Go parts are never
@@ -96,15 +97,16 @@ func (m Mode) String() string {
 }
 
 // modeOf classifies a configuration zone as nerves_key's
-// Config.provisioning_info does.
+// Config.provisioning_info does, from the one detection of what a chip is
+// (internal/layout), which Info and Key both use.
 func modeOf(c *atecc.Config) Mode {
 	if !c.DataLocked() {
 		return ModeUnprovisioned
 	}
-	switch {
-	case c[20] == 0x87 && c[21] == 0x20 && c[96] == 0x33 && c[97] == 0x10:
+	switch layout.Detect(c) {
+	case layout.NervesKeyVolatile:
 		return ModeVolatile
-	case c[20] == 0x87 && c[21] == 0x20:
+	case layout.NervesKey:
 		return ModeRegular
 	}
 	return ModeUnrecognized
