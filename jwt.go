@@ -59,7 +59,7 @@ func es256Sign(ctx context.Context, k *Key, signingString string) ([]byte, error
 		return nil, fmt.Errorf("nil *Key: %w", jwt.ErrInvalidKey)
 	}
 	d := sha256.Sum256([]byte(signingString))
-	rs, err := k.signRS(ctx, d[:], crypto.SHA256)
+	rs, _, err := k.signRS(ctx, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}

@@ -213,9 +213,20 @@ func TestProvisionJSON(t *testing.T) {
 		t.Errorf("--json also printed progress to stderr:\n%s", r.stderr)
 	}
 
-	// Again: the chip is provisioned; the stream ends with fail.
+	// Again with the same inputs: the chip is the one they make, so the
+	// run succeeds without writing and says so.
 	after := readFile(t, filepath.Join(dir, "chip.json"))
-	r = nk(t, dir, "", append(args, "--yes")...)
+	r = ok(t, dir, "", append(args, "--yes")...)
+	evs = decodeEvents(t, r.stdout)
+	if len(evs) != 1 || evs[0].Action != "done" || evs[0].Status != "already provisioned" || evs[0].KeyProof == "" {
+		t.Errorf("events of a repeated provision: %+v", evs)
+	}
+	if evs[0].SignerSignatures != 0 {
+		t.Errorf("a repeated provision made %d signatures, want 0", evs[0].SignerSignatures)
+	}
+
+	// With another board name: refused; the stream ends with fail.
+	r = nk(t, dir, "", append(args, "--yes", "--board", "other")...)
 	checkError(t, r, 1, "already provisioned")
 	evs = decodeEvents(t, r.stdout)
 	if len(evs) != 1 || evs[0].Action != "fail" || !strings.Contains(evs[0].Error, "already provisioned") {

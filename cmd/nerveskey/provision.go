@@ -64,6 +64,12 @@ type event struct {
 	Error  string `json:"error,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`
 	Plan   *plan  `json:"plan,omitempty"`
+	// With "done" after a real run: "provisioned", "resumed" or
+	// "already provisioned"; how the device key was proven before the
+	// signer signed; how many signatures the signer made.
+	Status           string `json:"status,omitempty"`
+	KeyProof         string `json:"key_proof,omitempty"`
+	SignerSignatures int    `json:"signer_signatures,omitempty"`
 }
 
 // A plan is what provision is about to write.
@@ -132,6 +138,7 @@ func (c *cli) provision(args []string) error {
 	if *asJSON {
 		out = json.NewEncoder(c.stdout)
 	}
+	var res *nerveskey.ProvisionResult
 	err = s.finish(func() error {
 		in, err := s.Info(c.ctx)
 		if err != nil {
@@ -190,7 +197,7 @@ func (c *cli) provision(args []string) error {
 			}
 			return nil
 		}
-		if err := s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
+		if res, err = s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
 			if errors.Is(err, errNotConfirmed) {
 				return errNotConfirmed
 			}
@@ -205,10 +212,18 @@ func (c *cli) provision(args []string) error {
 		if err != nil {
 			out.Encode(event{Action: "fail", Error: oneLine(err.Error())})
 		} else {
-			out.Encode(event{Action: "done", DryRun: *dryRun})
+			e := event{Action: "done", DryRun: *dryRun}
+			if res != nil && !*dryRun {
+				e.Status, e.KeyProof, e.SignerSignatures = res.Status.String(), res.KeyProof, res.SignerSignatures
+			}
+			out.Encode(e)
 		}
 	} else if err == nil && !*dryRun {
-		fmt.Fprintln(c.stdout, "provisioned")
+		if res != nil && res.Status == nerveskey.AlreadyProvisioned {
+			fmt.Fprintln(c.stdout, "already provisioned: the chip is the one these inputs make; nothing was written")
+		} else {
+			fmt.Fprintln(c.stdout, "provisioned")
+		}
 	}
 	return err
 }
