@@ -409,6 +409,8 @@ const (
 	cfgVolKeyPerm = 69
 	cfgX509Format = 92
 	cfgKeyConfig  = 96
+
+	cfgLockConfigByte = 87 // LockConfig: 0x55 until the configuration lock
 )
 
 // nervesKeyConfig returns cur with the NervesKey settings applied, as
@@ -938,7 +940,9 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 			if !have.ConfigLocked() {
 				return "", fmt.Errorf("the chip refused the lock: its config zone differs from the image written: %w", err)
 			}
-			if i := configDiff(&have, want); i >= 0 {
+			locked := *want
+			locked[cfgLockConfigByte] = have[cfgLockConfigByte]
+			if i := configDiff(&have, &locked); i >= 0 {
 				return "", fmt.Errorf("%w: the configuration zone is locked, but byte %d is %02x, not %02x", ErrConfigIncompatible, i, have[i], want[i])
 			}
 			return "already locked as intended (the answer to an earlier lock was lost)", nil
