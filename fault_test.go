@@ -271,3 +271,39 @@ func TestSignForgedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSignAnswer answers one Sign with fuzzed bytes, well framed: Key.Sign
+// either returns a signature that verifies under the chip's public key or
+// an error; it never returns the forged bytes and never panics. The
+// fuzzed answer may be any length (a status byte, a short or long payload).
+func FuzzSignAnswer(f *testing.F) {
+	f.Add(foreignSig())
+	f.Add(make([]byte, 64))
+	f.Add([]byte{0x0F})
+	f.Add([]byte{0x00})
+	f.Add(append(make([]byte, 63), 1))
+	chip := nerveskeytest.NewProvisionedChip(f, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
+	k, err := nerveskey.Open(f.Context(), chip, &nerveskey.Options{RetryBudget: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer k.Close()
+	pub := k.Public().(*ecdsa.PublicKey)
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		if len(answer) > 80 {
+			return // longer than any chip answer: the frame count byte would not hold it
+		}
+		var once atomic.Bool
+		chip.SetCommandHook(func(c *nerveskeytest.Command) {
+			if c.Opcode == opSign && once.CompareAndSwap(false, true) {
+				c.Answer = func([]byte) []byte { return append([]byte(nil), answer...) }
+			}
+		})
+		defer chip.SetCommandHook(nil)
+		d := sha256.Sum256(answer)
+		sig, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err == nil && !ecdsa.VerifyASN1(pub, d[:], sig) {
+			t.Fatalf("answer %x: an invalid signature was returned", answer)
+		}
+	})
+}

@@ -357,3 +357,39 @@ func TestProvisionLostAnswerMatrix(t *testing.T) {
 		})
 	}
 }
+
+// FuzzProvisionGenKeyAnswer answers the GenKey (create) of a provisioning
+// run with fuzzed bytes: the run either fails with the data zone unlocked
+// and a sound re-run finishes the chip, or it succeeds with a correct chip
+// (the fuzzed answer happened to be the chip's own key).
+func FuzzProvisionGenKeyAnswer(f *testing.F) {
+	f.Add(foreignXY(f))
+	f.Add(make([]byte, 64))
+	f.Add([]byte{0x0F})
+	signerCert, signerKey := testSigner(f)
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		if len(answer) > 80 {
+			return
+		}
+		sim, c := newBlankChip(t, nerveskeytest.ATECC608A, &nerveskey.Options{RetryBudget: -1})
+		sim.SetCommandHook(func(cmd *nerveskeytest.Command) {
+			if cmd.Opcode == opGenKey && cmd.Param1 == 0x04 {
+				cmd.Answer = func([]byte) []byte { return append([]byte(nil), answer...) }
+			}
+		})
+		if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+			if dataLocked(sim) {
+				t.Fatalf("answer %x: failed (%v) with the data zone locked", answer, err)
+			}
+			sim.SetCommandHook(nil)
+			c2, err := nerveskey.OpenChip(t.Context(), sim, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+				t.Fatalf("answer %x: re-run: %v", answer, err)
+			}
+		}
+		checkProvisioned(t, sim, testInfo, signerCert, nil)
+	})
+}
