@@ -90,9 +90,10 @@ type Options struct {
 	// WakeSpeed is the bus speed for the wake pulse; default 100 kHz.
 	WakeSpeed physic.Frequency
 
-	// LockPath names a file to flock around each session, so several
-	// processes can share one chip. Empty means no file lock. Supported
-	// on Linux; elsewhere a non-empty LockPath makes Do fail.
+	// LockPath names a file (or the bus device node) to lock around each
+	// session, so several processes can share one chip; it is opened once
+	// and kept open until Close. Empty means no file lock. Waits are
+	// bounded by ctx and DefaultLockWait. See LockSupported.
 	LockPath string
 
 	Trace *Trace // optional hooks
@@ -122,6 +123,7 @@ type Transport struct {
 	clk  Clock
 
 	sem chan struct{} // holds a token while a session runs; guards the bus
+	lk  *busLock      // Options.LockPath, or nil; see lock.go
 }
 
 // New returns a Transport for the chip at opts.Addr on bus. The caller keeps
@@ -143,6 +145,9 @@ func New(bus i2c.Bus, opts *Options) *Transport {
 	}
 	if o.WakeSpeed == 0 {
 		o.WakeSpeed = 100 * physic.KiloHertz
+	}
+	if o.LockPath != "" {
+		t.lk = &busLock{path: o.LockPath}
 	}
 	t.clk = o.Clock
 	if t.clk == nil {
@@ -179,14 +184,12 @@ func (t *Transport) Options() Options { return t.opts }
 // ctx is checked between commands and before retries, never inside a
 // command. f must not call Do on the same Transport.
 func (t *Transport) Do(ctx context.Context, f func(s *Session) error) error {
-	select {
-	case t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := t.acquire(ctx); err != nil {
+		return err
 	}
 	defer func() { <-t.sem }()
 
-	unlock, err := lockFile(ctx, t.opts.LockPath, t.clk)
+	unlock, err := t.lockBus(ctx)
 	if err != nil {
 		return err
 	}
