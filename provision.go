@@ -785,7 +785,7 @@ func (p *provisioning) checkInputs() error {
 // checkSigner checks the signer and the clock before any write.
 func checkSigner(signerCert *x509.Certificate, signer crypto.Signer, now time.Time) error {
 	if y := now.UTC().Year(); y < minClockYear {
-		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339))}
+		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339)), Err: ErrClockNotSet}
 	} else if y > 2031 {
 		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %d: compressed certificates hold issue years 2000-2031 only, so certificates made now would not rebuild", y),
 			Err: &DateError{Field: "issue year", Value: y}}
