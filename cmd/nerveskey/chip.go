@@ -136,6 +136,7 @@ type session struct {
 	path    string              // the image file, with sim
 	mode    os.FileMode         // its permissions
 	initial []byte              // the image as loaded
+	unlock  func()              // releases the image file's lock (simlock_*.go)
 }
 
 // open opens the chip the global flags name.
@@ -151,6 +152,17 @@ func (c *cli) open() (*session, error) {
 		return nil, usagef("", "--sim and --bus exclude each other")
 	}
 	s := &session{path: c.g.sim}
+	unlock, err := lockImage(c.ctx, s.path, c.stderr)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("lock sim image: %w", err), "create one with 'nerveskey sim new %s'", s.path)
+	}
+	s.unlock = unlock
+	ok := false
+	defer func() {
+		if !ok {
+			unlock()
+		}
+	}()
 	data, err := os.ReadFile(s.path)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read sim image: %w", err), "create one with 'nerveskey sim new %s'", s.path)
@@ -175,6 +187,7 @@ func (c *cli) open() (*session, error) {
 		s.sim.Close()
 		return nil, err
 	}
+	ok = true
 	return s, nil
 }
 
@@ -188,6 +201,7 @@ func (s *session) finish(err error) error {
 	if s.sim == nil {
 		return err
 	}
+	defer s.unlock() // after the image is saved
 	img := s.sim.Image()
 	s.sim.Close()
 	if err != nil {
@@ -200,7 +214,8 @@ func (s *session) finish(err error) error {
 	if bytes.Equal(data, s.initial) {
 		return nil
 	}
-	if werr := writeFileAtomic(s.path, data, s.mode, true); werr != nil {
+	// The image holds the simulated private key: never wider than 0600.
+	if werr := writeFileAtomic(s.path, data, s.mode&0o600|0o400, true); werr != nil {
 		return fmt.Errorf("save sim image: %w", werr)
 	}
 	return nil

@@ -9,7 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -335,5 +338,48 @@ func TestVolatile(t *testing.T) {
 	}
 	if !bytes.Equal(readFile(t, filepath.Join(dir, "chip.json")), before) {
 		t.Error("using the chip changed the image")
+	}
+}
+
+// TestSimImageLocked runs two commands that change different parts of one
+// image at the same time (an aux certificate pair, settings): each holds
+// the image's lock for its whole run, so both changes are kept; without
+// it, both would succeed and the one that saved last would erase the
+// other's. Saved images are readable by their owner only.
+func TestSimImageLocked(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("skipping: no flock(2)")
+	}
+	for round := range 3 {
+		dir := t.TempDir()
+		img := copyFile(t, dir, "608a.json")
+		copyFile(t, dir, "aux-signer.cert")
+		copyFile(t, dir, "aux-signer.key")
+		if err := os.WriteFile(filepath.Join(dir, "s.json"), []byte(`{"round": "`+strconv.Itoa(round)+`"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var aux, put result
+		wg.Go(func() {
+			aux = nk(t, dir, "", "--sim", "608a.json", "aux", "provision", "--signer-cert", "aux-signer.cert", "--signer-key", "aux-signer.key")
+		})
+		wg.Go(func() { put = nk(t, dir, "", "--sim", "608a.json", "settings", "put", "s.json") })
+		wg.Wait()
+		if aux.code != 0 || put.code != 0 {
+			t.Fatalf("round %d: aux provision exit %d (%s), settings put exit %d (%s)", round, aux.code, aux.stderr, put.code, put.stderr)
+		}
+		r := ok(t, dir, "", "--sim", "608a.json", "settings", "get")
+		if !strings.Contains(r.stdout, `"round"`) {
+			t.Errorf("round %d: the settings were lost: %s", round, r.stdout)
+		}
+		ok(t, dir, "", "--sim", "608a.json", "cert", "device", "--aux")
+		if fi, err := os.Stat(img); err != nil || fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("round %d: saved image mode %v, want 0600", round, fi.Mode().Perm())
+		}
+	}
+	dir := t.TempDir()
+	ok(t, dir, "", "sim", "new", "new.json")
+	if fi, err := os.Stat(filepath.Join(dir, "new.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("sim new wrote mode %v, want 0600", fi.Mode().Perm())
 	}
 }
