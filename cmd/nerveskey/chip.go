@@ -25,6 +25,8 @@ type globals struct {
 	typ           nerveskey.DeviceType
 	sim           string
 	activationKey []byte
+	stdin         io.Reader // read by a key flag given as "-"
+	stdinUsed     bool      // a key flag has read stdin
 }
 
 // register adds the global flags to fs. The flag values write through to
@@ -49,7 +51,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 		return nil
 	}}, "sim", "use the simulated chip image in `FILE` (JSON, as written by 'sim new') instead of a bus; commands that change the chip write it back")
 	fs.Var(funcValue{func() string { return "" }, g.setActivationKey},
-		"activation-key", "the 16-byte activation key of a volatile-key chip, as 32 `HEX` digits")
+		"activation-key", "the 16-byte activation key of a volatile-key chip, as 32 `HEX` digits, or @FILE holding them, or - to read them from standard input (keeps the key out of the process list)")
 }
 
 // flagSet returns a FlagSet holding only the global flags, for the help.
@@ -81,7 +83,7 @@ func (g *globals) setType(s string) error {
 }
 
 func (g *globals) setActivationKey(s string) error {
-	b, err := parseHex(s, 16)
+	b, err := g.readKeyArg(s, 16)
 	if err != nil {
 		return err
 	}

@@ -320,8 +320,20 @@ func TestVolatile(t *testing.T) {
 	copyFile(t, dir, "signer.key")
 	ok(t, dir, "", "sim", "new", "chip.json", "--revision", "608b")
 	act := "00112233445566778899aabbccddeeff"
-	ok(t, dir, "", "--sim", "chip.json", "--activation-key", act, "provision", "--volatile",
-		"--encryption-key", "ffeeddccbbaa99887766554433221100", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes")
+	// The keys from a file and from standard input, not the command line.
+	if err := os.WriteFile(filepath.Join(dir, "act.hex"), []byte(act+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, nk(t, dir, act, "--sim", "chip.json", "--activation-key", "-", "provision", "--volatile",
+		"--encryption-key", "-", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes"), 2, "standard input")
+	checkError(t, nk(t, dir, "", "--sim", "chip.json", "--activation-key", "@missing.hex", "info"), 2, "missing.hex")
+	ok(t, dir, "ffeeddccbbaa99887766554433221100\n", "--sim", "chip.json", "--activation-key", "@act.hex", "provision", "--volatile",
+		"--encryption-key", "-", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes")
+	img := readFile(t, filepath.Join(dir, "chip.json"))
+	if !bytes.Contains(img, []byte("ffeeddccbbaa99887766554433221100")) || !bytes.Contains(img, []byte(act)) {
+		t.Error("the keys read from the file and standard input are not in slots 1 and 2")
+	}
+	ok(t, dir, act, "--sim", "chip.json", "selftest", "--activation-key", "-")
 	if out := ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout; !strings.Contains(out, `"mode":"volatile"`) {
 		t.Errorf("info: %s", out)
 	}
