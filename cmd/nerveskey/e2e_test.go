@@ -108,7 +108,16 @@ func TestEndToEnd(t *testing.T) {
 	openssl(t, dir, "dgst", "-sha256", "-verify", "certpub.pem", "-signature", "msg.sig", "msg")
 
 	ok(t, dir, "", "--sim", "chip.json", "selftest")
+	ok(t, dir, "", "--sim", "chip.json", "selftest", "--signer-cert", "signer.cert")
 	ok(t, dir, "", "--sim", "chip.json", "verify", "--roots", "signer.cert")
+	// A chip issued by another (self-consistent) signer passes a plain
+	// selftest, but not one that names the expected signer.
+	ok(t, dir, "", "signer", "create", "other")
+	r = nk(t, dir, "", "--sim", "chip.json", "selftest", "--signer-cert", "other.cert", "--json")
+	checkError(t, r, 1, "selftest failed: chain")
+	if !strings.Contains(r.stdout, "--signer-cert") {
+		t.Errorf("selftest --signer-cert report: %s", r.stdout)
+	}
 
 	// Settings: none yet, then a round trip.
 	checkError(t, nk(t, dir, "", "--sim", "chip.json", "settings", "get"), 1, "no settings")
