@@ -43,9 +43,22 @@ import (
 //     produce unreadable certificates is refused here.
 //     ProvisionOptions.Confirm is then called once with the
 //     ProvisionPlan, and may abort; ProvisionOptions.DryRun stops there.
-//   - The configuration written is exactly nerves_key's, and the lock
+//   - The configuration zone is read twice and the answers must agree, so
+//     one forged or glitched read cannot decide what is written. The
+//     configuration written is exactly nerves_key's, and the lock
 //     carries the CRC of the image expected, so the chip refuses the lock
 //     if what it holds differs.
+//   - The device key is proven before the signer signs for it: GenKey in
+//     public-key mode must answer the key GenKey create (or the probe of
+//     a reused key) answered, and slot 0 must sign a fresh random
+//     challenge that verifies under it. A chip that refuses external Sign
+//     before the data lock is proven by the GenKey cross-check alone, as
+//     ProvisionResult.KeyProof and the progress events say. The key is
+//     read once more immediately before the data lock. A mismatch is
+//     ErrInconsistent, with the data zone unlocked: a re-run on a sound
+//     bus completes the chip. This stops one-shot forged or glitched
+//     answers and faulty parts, not a party controlling the whole bus or
+//     a counterfeit chip answering consistently (SECURITY.md).
 //   - Before the data lock, the certificates are rebuilt from the exact
 //     slot and OTP bytes written, through the same code that reads a
 //     chip, and checked: the chain verifies under the signer and the
@@ -74,7 +87,15 @@ import (
 //     hands;
 //   - data zone locked, slot 0 not locked: the chip is read back and
 //     verified against the inputs, then the slot lock is finished;
-//   - data zone and slot locks done: ErrAlreadyProvisioned.
+//   - data zone and slot locks done: the chip is read back and compared
+//     with the inputs; the chip they make is a success with Status
+//     AlreadyProvisioned, any other chip ErrAlreadyProvisioned with what
+//     differs. Nothing is written.
+//
+// A Lock the chip refuses with an execution error (as it does when a
+// retried Lock finds the zone or slot already locked, because the answer
+// to the first was lost) is followed by a read of the lock bytes: locked as
+// intended counts as done. Nothing is written after the data lock.
 //
 // A chip is never left locked but unusable by Provision: the data lock is
 // only attempted once everything it freezes has been verified.
@@ -100,7 +121,10 @@ const defaultBoardName = "NervesKey"
 // Provisioning errors. Provision wraps them with the reason.
 var (
 	// ErrAlreadyProvisioned reports a chip whose data zone and key slot
-	// are locked: it cannot be provisioned again. ProvisionAux still works.
+	// are locked and which is not the chip the inputs make (the error
+	// says what differs): it cannot be provisioned again. ProvisionAux
+	// still works. The chip the inputs make is a success instead, with
+	// ProvisionResult.Status AlreadyProvisioned.
 	ErrAlreadyProvisioned = errors.New("chip already provisioned")
 	// ErrConfigIncompatible reports a chip whose configuration zone is
 	// locked with a configuration other than the one asked for (not a
@@ -566,9 +590,12 @@ func (p *provisioning) confirm(ctx context.Context, first Step) error {
 //
 // The safety model is spelled out in the comment at the top of
 // provision.go (the README quotes it): inputs are validated before any write (errors: *InputError, ErrConfigIncompatible,
-// ErrVolatileUnsupported), the run can be repeated after an interruption at
+// ErrVolatileUnsupported), the device key is proven before the signer signs
+// (ErrInconsistent), the run can be repeated after an interruption at
 // any point, certificates are verified before the data lock, and a chip
-// already provisioned gives ErrAlreadyProvisioned. ctx is checked between
+// already provisioned is compared with the inputs (success with Status
+// AlreadyProvisioned, or ErrAlreadyProvisioned). The result says what was
+// done; it is nil with an error. ctx is checked between
 // steps. A Trust&Go chip is refused: Microchip provisions it.
 func (c *Chip) Provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) (*ProvisionResult, error) {
 	res, err := c.provision(ctx, info, signerCert, signer, opts)
