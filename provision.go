@@ -491,20 +491,21 @@ const (
 
 // provisioning holds one Provision call's inputs and state.
 type provisioning struct {
-	c          *Chip
-	o          *ProvisionOptions
-	info       ProvisioningInfo
-	signerCert *x509.Certificate
-	signer     crypto.Signer
-	volatile   bool
-	now        time.Time
-	rand       io.Reader
-	cfg        atecc.Config // as read at the start
-	sn         [9]byte
-	otp        [atecc.OTPSize]byte
-	reuse      *[64]byte // slot 0's public key, when it will be reused
-	signs      *countingSigner
-	res        *ProvisionResult // filled in as the run goes
+	c           *Chip
+	o           *ProvisionOptions
+	info        ProvisioningInfo
+	signerCert  *x509.Certificate
+	signer      crypto.Signer
+	volatile    bool
+	now         time.Time
+	rand        io.Reader
+	cfg         atecc.Config // as read at the start
+	sn          [9]byte
+	otp         [atecc.OTPSize]byte
+	reuse       *[64]byte // slot 0's public key, when it will be reused
+	signRefused bool      // the chip refused the challenge signature after GenKey
+	signs       *countingSigner
+	res         *ProvisionResult // filled in as the run goes
 }
 
 // countingSigner counts the signatures of the factory signer.
@@ -1045,6 +1046,16 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		if err := p.sameKey(ctx, pub, "immediately before the data lock"); err != nil {
 			return "", err
 		}
+		if p.signRefused && p.volatile {
+			// A volatile key may sign only with the persistent latch
+			// set, which needs the activation key now in slot 1.
+			switch err := p.challenge(ctx, pub, true); {
+			case err == nil:
+				p.res.KeyProof += "; with the persistent latch set, slot 0 signed a random challenge that verified before the data lock"
+			case !errors.Is(err, ErrExecution):
+				return "", err
+			}
+		}
 		crc := dataCRC(&slots, &p.otp)
 		err := d.LockData(ctx, crc)
 		if err == nil {
@@ -1194,21 +1205,54 @@ func (p *provisioning) proveKey(ctx context.Context, xy [64]byte, pub *ecdsa.Pub
 	if err := p.sameKey(ctx, pub, "after key generation"); err != nil {
 		return "", err
 	}
-	var challenge [32]byte
-	if _, err := io.ReadFull(p.rand, challenge[:]); err != nil {
-		return "", err
-	}
-	rs, err := p.c.dev.SignDigest(ctx, keySlot, challenge)
+	err := p.challenge(ctx, pub, false)
 	if errors.Is(err, ErrExecution) {
+		p.signRefused = true
 		return "genkey public re-read matched; the chip refused external Sign before the data lock (" + err.Error() + "), so no challenge signature", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	if !verifyRS(pub, challenge[:], &rs) {
-		return "", fmt.Errorf("%w: slot 0's signature of a random challenge does not verify under the public key it reported; nothing was locked (run Provision again on a sound bus)", ErrInconsistent)
-	}
 	return "genkey public re-read matched; slot 0 signed a random challenge that verified", nil
+}
+
+// challenge has slot 0 sign a fresh random challenge (Nonce pass-through,
+// external Sign) and verifies it under pub. With latch, a volatile-key
+// chip's persistent latch is set first, in the same wake, with the
+// activation key (already written to slot 1). A refusal is an error
+// wrapping ErrExecution.
+func (p *provisioning) challenge(ctx context.Context, pub *ecdsa.PublicKey, latch bool) error {
+	var challenge [32]byte
+	var numIn [20]byte
+	if _, err := io.ReadFull(p.rand, challenge[:]); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(p.rand, numIn[:]); err != nil {
+		return err
+	}
+	var rs [64]byte
+	err := p.c.dev.Do(ctx, func(s *atecc.Session) error {
+		if latch {
+			var key [32]byte
+			copy(key[:], p.o.Volatile.Activation[:])
+			if err := s.AuthVolatileKey(ctx, activationSlot, key, numIn); err != nil {
+				return err
+			}
+		}
+		if err := s.NonceLoad(ctx, challenge); err != nil {
+			return err
+		}
+		var err error
+		rs, err = s.Sign(ctx, keySlot, atecc.SignTempKey)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !verifyRS(pub, challenge[:], &rs) {
+		return fmt.Errorf("%w: slot 0's signature of a random challenge does not verify under the public key it reported; nothing was locked (run Provision again on a sound bus)", ErrInconsistent)
+	}
+	return nil
 }
 
 // sameKey reads slot 0's public key with GenKey in public-key mode and

@@ -393,3 +393,33 @@ func FuzzProvisionGenKeyAnswer(f *testing.F) {
 		checkProvisioned(t, sim, testInfo, signerCert, nil)
 	})
 }
+
+// TestProvisionProofLatch: a volatile-key chip that refuses the challenge
+// signature after key generation (answered here with status 0x0F, as a
+// chip enforcing PersistentDisable without the latch would) signs it
+// before the data lock once the latch is set with the activation key.
+func TestProvisionProofLatch(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	vol := &nerveskey.VolatileKeys{Activation: [16]byte{0xAC}, Encryption: [16]byte{0xEC}}
+	sim, c := newBlankChip(t, nerveskeytest.ATECC608B, nil)
+	var signs int
+	var mu sync.Mutex
+	sim.SetCommandHook(func(cmd *nerveskeytest.Command) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd.Opcode == opSign {
+			if signs++; signs == 1 {
+				cmd.Answer = func([]byte) []byte { return []byte{0x0F} }
+			}
+		}
+	})
+	res, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.KeyProof, "refused external Sign") || !strings.Contains(res.KeyProof, "latch set, slot 0 signed") {
+		t.Errorf("proof %q", res.KeyProof)
+	}
+	sim.SetCommandHook(nil)
+	checkProvisioned(t, sim, testInfo, signerCert, vol)
+}
