@@ -182,7 +182,10 @@ func (t *Transport) Options() Options { return t.opts }
 // passed since the first attempt; f must therefore be safe to run again.
 // Other errors, including every error f makes itself, return at once.
 // ctx is checked between commands and before retries, never inside a
-// command. f must not call Do on the same Transport.
+// command. Waiting for the bus (another goroutine's session, or another
+// process's lock on Options.LockPath) ends with ctx or, when ctx has no
+// deadline, after DefaultLockWait, with an error wrapping
+// context.DeadlineExceeded. f must not call Do on the same Transport.
 func (t *Transport) Do(ctx context.Context, f func(s *Session) error) error {
 	if err := t.acquire(ctx); err != nil {
 		return err
