@@ -270,7 +270,8 @@ type ProvisionOptions struct {
 	// DryRun checks everything and writes nothing. Confirm, if set, is
 	// still called, with ProvisionPlan.DryRun set, so that one function
 	// shows the plan of a dry run and of a real one; Provision then
-	// returns nil, or Confirm's error.
+	// returns a result saying what a real run would report, or Confirm's
+	// error.
 	DryRun bool
 	// Confirm, if set, is called exactly once per Provision call, after
 	// every input has been checked against the chip and before the first
@@ -362,8 +363,9 @@ func (s ProvisionStatus) String() string {
 }
 
 // A ProvisionResult is what a successful Provision call leaves: the record
-// a factory keeps for each chip. Fields that a dry run cannot know
-// (PublicKey, DeviceCert) are nil after one.
+// a factory keeps for each chip. After a dry run, Status is what a real run
+// would report, and the fields a dry run cannot know (PublicKey,
+// DeviceCert, KeyProof) are empty unless the chip was already provisioned.
 type ProvisionResult struct {
 	// Status says whether the run provisioned, resumed or found the chip
 	// already provisioned.
