@@ -160,10 +160,11 @@ func (k *Key) Public() crypto.PublicKey { return k.pub }
 // context.Background().
 //
 // Every signature is verified on the host with the public key before it
-// is returned (crypto/ecdsa: about 80 µs of CPU and 10 allocations on an
-// amd64 core, about 0.4 ms there with the generic code that 32-bit ARM
-// boards run (-tags purego), more on a slow ARM core; against 55 ms or
-// more of chip time per signature; BenchmarkSignHostVerify, SECURITY.md). One that does not verify is treated as a fault and the
+// is returned (crypto/ecdsa: about 85 µs of CPU and 10 allocations on an
+// amd64 core, about 180 µs there with the generic code that 32-bit ARM
+// boards run (-tags purego), some milliseconds on a slow ARM core; against
+// 55 ms or more of chip time per signature; BenchmarkSignHostVerify,
+// SECURITY.md). One that does not verify is treated as a fault and the
 // chip signs once more; a second failure is an error wrapping
 // ErrInconsistent, so a forged or corrupted answer is never returned.
 func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
