@@ -58,7 +58,7 @@ func TestDeterministicMAC(t *testing.T) {
 	for _, rev := range []nerveskeytest.Revision{nerveskeytest.ATECC608A, nerveskeytest.ATECC608B} {
 		t.Run(rev.String(), func(t *testing.T) {
 			sim, c := newBlankChip(t, rev, nil)
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
+			if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
 				t.Fatal(err)
 			}
 			sim.PowerCycle()

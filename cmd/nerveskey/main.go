@@ -94,6 +94,7 @@ func findCommand(name string) *command {
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	c.g.stdin = stdin
 	err := c.dispatch(args)
 	return c.report(err)
 }

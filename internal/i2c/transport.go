@@ -97,9 +97,10 @@ type Options struct {
 	// WakeSpeed is the bus speed for the wake pulse; default 100 kHz.
 	WakeSpeed physic.Frequency
 
-	// LockPath names a file to flock around each session, so several
-	// processes can share one chip. Empty means no file lock. Supported
-	// on Linux; elsewhere a non-empty LockPath makes Do fail.
+	// LockPath names a file (or the bus device node) to lock around each
+	// session, so several processes can share one chip; it is opened once
+	// and kept open until Close. Empty means no file lock. Waits are
+	// bounded by ctx and DefaultLockWait. See LockSupported.
 	LockPath string
 
 	Trace *Trace // optional hooks
@@ -129,6 +130,7 @@ type Transport struct {
 	clk  Clock
 
 	sem chan struct{} // holds a token while a session runs; guards the bus and learned
+	lk  *busLock      // Options.LockPath, or nil; see lock.go
 
 	learned map[timingKey]*opTiming // completion times seen per command kind (learn.go)
 }
@@ -152,6 +154,9 @@ func New(bus i2c.Bus, opts *Options) *Transport {
 	}
 	if o.WakeSpeed == 0 {
 		o.WakeSpeed = 100 * physic.KiloHertz
+	}
+	if o.LockPath != "" {
+		t.lk = &busLock{path: o.LockPath}
 	}
 	t.clk = o.Clock
 	if t.clk == nil {
@@ -187,16 +192,17 @@ func (t *Transport) Options() Options { return t.opts }
 // be safe to run again.
 // Other errors, including every error f makes itself, return at once.
 // ctx is checked between commands and before retries, never inside a
-// command. f must not call Do on the same Transport.
+// command. Waiting for the bus (another goroutine's session, or another
+// process's lock on Options.LockPath) ends with ctx or, when ctx has no
+// deadline, after DefaultLockWait, with an error wrapping
+// context.DeadlineExceeded. f must not call Do on the same Transport.
 func (t *Transport) Do(ctx context.Context, f func(s *Session) error) error {
-	select {
-	case t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := t.acquire(ctx); err != nil {
+		return err
 	}
 	defer func() { <-t.sem }()
 
-	unlock, err := lockFile(ctx, t.opts.LockPath, t.clk)
+	unlock, err := t.lockBus(ctx)
 	if err != nil {
 		return err
 	}
