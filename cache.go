@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // chipCache holds what a Chip has read from the chip, so that each item is
@@ -43,7 +44,7 @@ func (c *Chip) publicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
 	if pub != nil {
 		return pub, nil
 	}
-	xy, err := c.dev.GenKey(ctx, keySlot, false)
+	xy, err := c.dev.GenKey(ctx, layout.KeySlot, false)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func (c *Chip) publicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
 // The data zone must be locked and the slot readable in clear. Slot 0 is
 // refused without I/O: it holds the private key.
 func (c *Chip) slot(ctx context.Context, n int) ([]byte, error) {
-	if n == keySlot || atecc.SlotSize(n) == 0 {
+	if n == layout.KeySlot || atecc.SlotSize(n) == 0 {
 		return nil, fmt.Errorf("slot %d is not readable", n)
 	}
 	if err := c.check(); err != nil {
@@ -153,13 +154,13 @@ func (c *Chip) prefetch(ctx context.Context, l fetchList) error {
 		return err
 	}
 	c.mu.Lock()
-	if l.stopIfEmpty && len(l.slots) > 0 && c.cache.slots[l.slots[0]] != nil && zeroSlot(c.cache.slots[l.slots[0]]) {
+	if l.stopIfEmpty && len(l.slots) > 0 && c.cache.slots[l.slots[0]] != nil && layout.AllZero(c.cache.slots[l.slots[0]]) {
 		c.mu.Unlock()
 		return nil
 	}
 	var todo []int
 	for _, n := range l.slots {
-		if n != keySlot && atecc.SlotSize(n) != 0 && c.cache.slots[n] == nil {
+		if n != layout.KeySlot && atecc.SlotSize(n) != 0 && c.cache.slots[n] == nil {
 			todo = append(todo, n)
 		}
 	}
@@ -191,7 +192,7 @@ func (c *Chip) prefetch(ctx context.Context, l fetchList) error {
 				c.cache.slots[n] = b
 				c.mu.Unlock()
 			}
-			if i == 0 && l.stopIfEmpty && zeroSlot(b) {
+			if i == 0 && l.stopIfEmpty && layout.AllZero(b) {
 				return nil
 			}
 		}
@@ -208,7 +209,7 @@ func (c *Chip) prefetch(ctx context.Context, l fetchList) error {
 			c.mu.Unlock()
 		}
 		if needPub && !havePub {
-			xy, err := s.GenKey(ctx, keySlot, false)
+			xy, err := s.GenKey(ctx, layout.KeySlot, false)
 			if err != nil {
 				return err
 			}

@@ -1,32 +1,16 @@
 package nerveskey
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base32"
 	"errors"
 	"fmt"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"github.com/nerveskey/nerveskey/internal/layout"
-)
-
-// Slots of the certificate pairs (spec/nerves_key.md §1), indexed by Pair.
-var (
-	pairDeviceSlot    = [2]int{10, 9}
-	pairSignerKeySlot = [2]int{11, 14}
-	pairSignerSlot    = [2]int{12, 15}
-)
-
-// tngMACSlot holds a Trust&Go chip's EUI-48 MAC, as 12 ASCII characters in
-// its first bytes.
-const (
-	tngMACSlot = 5
-	tngMACLen  = 12
 )
 
 // Errors of reading identity and certificates. The typed errors below
@@ -38,7 +22,7 @@ var (
 	// ErrNotNervesKeyOTP reports an OTP zone without the NervesKey layout
 	// (its first bytes are not "Nrvs"): the chip was provisioned by
 	// something else. It is wrapped by an *OTPError.
-	ErrNotNervesKeyOTP = atecc.ErrNotNervesKeyOTP
+	ErrNotNervesKeyOTP = layout.ErrNotNervesKeyOTP
 	// ErrTemplateMismatch reports a compressed certificate whose template
 	// ID, chain ID or signer ID is not the one its slot needs. It is
 	// wrapped by a *CertificateError.
@@ -57,7 +41,7 @@ var (
 // An OTPError reports an OTP zone that is not a NervesKey's (wrapping
 // ErrNotNervesKeyOTP), or a board name or serial number that does not fit
 // it.
-type OTPError = atecc.OTPError
+type OTPError = layout.OTPError
 
 // A CertificateError reports certificate data on the chip that cannot be
 // rebuilt: a slot that is empty or not a compressed certificate, a trailer
@@ -172,7 +156,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 		Revision:    cfg.Revision().String(),
 		Serial:      cfg.SerialNumber(),
 	}
-	info.DefaultManufacturerSN = defaultManufacturerSN(info.Serial)
+	info.DefaultManufacturerSN = layout.DefaultManufacturerSN(info.Serial)
 	if !info.Provisioned {
 		return info, nil
 	}
@@ -180,7 +164,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	// 9; that is no error, only less to report.
 	foreign := info.Mode == ModeUnrecognized
 	// Slot 9 and the OTP zone in one wake; the reads below use the cache.
-	if err := c.prefetch(ctx, fetchList{slots: []int{pairDeviceSlot[Aux]}, otp: c.typ != TrustAndGo}); err != nil && !foreign {
+	if err := c.prefetch(ctx, fetchList{slots: []int{layout.DeviceCertSlot[Aux]}, otp: c.typ != TrustAndGo}); err != nil && !foreign {
 		return nil, err
 	}
 	if c.typ == TrustAndGo {
@@ -201,19 +185,13 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	return info, nil
 }
 
-// defaultManufacturerSN is nerves_key's default serial number:
-// Base.encode32(sn9, padding: false).
-func defaultManufacturerSN(sn [9]byte) string {
-	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sn[:])
-}
-
 // otp is the decoded NervesKey OTP zone.
-type otp = atecc.NervesKeyOTP
+type otp = layout.OTP
 
 // decodeOTP decodes an OTP zone as nerves_key's OTP.from_raw does; a
 // magic other than "Nrvs" gives an *OTPError wrapping ErrNotNervesKeyOTP.
 func decodeOTP(b [atecc.OTPSize]byte) (otp, error) {
-	return atecc.ParseNervesKeyOTP(b)
+	return layout.ParseOTP(b)
 }
 
 // otp reads and decodes the OTP zone (cached raw).
@@ -244,11 +222,11 @@ func (c *Chip) hasAux(ctx context.Context) (bool, error) {
 	if !cfg.DataLocked() {
 		return false, nil
 	}
-	b, err := c.slot(ctx, pairDeviceSlot[Aux])
+	b, err := c.slot(ctx, layout.DeviceCertSlot[Aux])
 	if err != nil {
 		return false, err
 	}
-	return !zeroSlot(b), nil
+	return !layout.AllZero(b), nil
 }
 
 // MAC returns a Trust&Go chip's EUI-48 MAC address as Microchip stores it
@@ -256,7 +234,7 @@ func (c *Chip) hasAux(ctx context.Context) (bool, error) {
 // chips have one.
 func (c *Chip) MAC(ctx context.Context) (string, error) {
 	if c.typ != TrustAndGo {
-		return "", fmt.Errorf("nerveskey: mac: only Trust&Go chips have a MAC address in slot %d; this chip was opened as %v", tngMACSlot, c.typ)
+		return "", fmt.Errorf("nerveskey: mac: only Trust&Go chips have a MAC address in slot %d; this chip was opened as %v", layout.MACSlot, c.typ)
 	}
 	mac, err := c.mac(ctx)
 	if err != nil {
@@ -266,14 +244,14 @@ func (c *Chip) MAC(ctx context.Context) (string, error) {
 }
 
 func (c *Chip) mac(ctx context.Context) (string, error) {
-	b, err := c.slot(ctx, tngMACSlot)
+	b, err := c.slot(ctx, layout.MACSlot)
 	if err != nil {
 		return "", err
 	}
-	mac := b[:tngMACLen]
+	mac := b[:layout.MACLen]
 	for _, ch := range mac {
 		if !('0' <= ch && ch <= '9' || 'A' <= ch && ch <= 'F' || 'a' <= ch && ch <= 'f') {
-			return "", fmt.Errorf("slot %d does not start with a MAC address: %q is not 12 hex digits", tngMACSlot, mac)
+			return "", fmt.Errorf("slot %d does not start with a MAC address: %q is not 12 hex digits", layout.MACSlot, mac)
 		}
 	}
 	return string(mac), nil
@@ -375,7 +353,7 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	}
 	trustAndGo := c.typ == TrustAndGo && p == Primary
 
-	slot, other := pairDeviceSlot[p], pairSignerSlot[p]
+	slot, other := layout.DeviceCertSlot[p], layout.SignerCertSlot[p]
 	if k == signerCert {
 		slot, other = other, slot
 	}
@@ -383,11 +361,11 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	// (the other certificate is usually wanted next, as for a TLS chain),
 	// in one wake. The device public key and the OTP or MAC are read only
 	// for a device certificate: a signer certificate does not need them.
-	fl := fetchList{slots: []int{slot, other, pairSignerKeySlot[p]}, stopIfEmpty: true}
+	fl := fetchList{slots: []int{slot, other, layout.SignerKeySlot[p]}, stopIfEmpty: true}
 	if k == deviceCert {
 		fl.pub = true
 		if c.typ == TrustAndGo {
-			fl.slots = append(fl.slots, tngMACSlot)
+			fl.slots = append(fl.slots, layout.MACSlot)
 		} else {
 			fl.otp = true
 		}
@@ -399,71 +377,52 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	if err != nil {
 		return nil, err
 	}
-	if zeroSlot(data) {
+	if layout.AllZero(data) {
 		if p == Aux {
 			return nil, ErrNoAux
 		}
 		return nil, certErr(slot, fmt.Errorf("%w: slot is empty", ErrMalformedCertificate))
 	}
-	comp, err := cert.ParseCompressed(data[:cert.CompressedSize])
-	if err != nil {
-		return nil, certErr(slot, err)
-	}
-
-	keyData, err := c.slot(ctx, pairSignerKeySlot[p])
+	keyData, err := c.slot(ctx, layout.SignerKeySlot[p])
 	if err != nil {
 		return nil, err
 	}
-	signerXY := keyData[:64]
-	if trustAndGo {
-		// Microchip's format: 4 pad bytes, X, 4 pad bytes, Y.
-		signerXY = append(append([]byte(nil), keyData[4:36]...), keyData[40:72]...)
-	}
+	signerXY := layout.SignerXY(keyData, trustAndGo)
 	signerPub, err := publicKeyFromXY(signerXY)
 	if err != nil {
-		return nil, certErr(pairSignerKeySlot[p], fmt.Errorf("signer %w", err))
+		return nil, certErr(layout.SignerKeySlot[p], fmt.Errorf("signer %w", err))
 	}
 
-	var der []byte
-	switch {
-	case k == signerCert && trustAndGo:
-		der, err = cert.TrustAndGoSigner(comp, signerXY)
-	case k == signerCert:
-		der, err = cert.NervesKeySigner(comp, signerXY)
-	default:
+	var crt *x509.Certificate
+	if k == signerCert {
+		crt, err = layout.RebuildSigner(data, signerXY, trustAndGo)
+	} else {
 		devXY, derr := c.devicePublicXY(ctx, modeOf(cfg))
 		if derr != nil {
 			return nil, derr
 		}
+		// The subject CN: a Trust&Go chip's MAC (for its aux pair too,
+		// as nerves_key writes it), else the OTP manufacturer serial.
+		var subject string
 		if c.typ == TrustAndGo {
-			mac, merr := c.mac(ctx)
-			if merr != nil {
-				return nil, merr
-			}
-			if trustAndGo {
-				der, err = cert.TrustAndGoDevice(comp, devXY, signerXY, cfg.SerialNumber(), mac)
-			} else {
-				der, err = cert.NervesKeyDevice(comp, devXY, signerXY, cfg.SerialNumber(), mac)
-			}
-			break
+			subject, err = c.mac(ctx)
+		} else {
+			var o layout.OTP
+			o, err = c.otp(ctx)
+			subject = o.ManufacturerSN
 		}
-		o, oerr := c.otp(ctx)
-		if oerr != nil {
-			return nil, oerr
+		if err != nil {
+			return nil, err
 		}
-		der, err = cert.NervesKeyDevice(comp, devXY, signerXY, cfg.SerialNumber(), o.ManufacturerSN)
+		crt, err = layout.RebuildDevice(data, devXY, signerXY, cfg.SerialNumber(), subject, trustAndGo)
 	}
 	if err != nil {
 		return nil, certErr(slot, err)
 	}
-	crt, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, certErr(slot, fmt.Errorf("%w: rebuilt certificate does not parse: %v", ErrMalformedCertificate, err))
-	}
 	if k == deviceCert || !trustAndGo {
 		h := sha256.Sum256(crt.RawTBSCertificate)
 		if crt.SignatureAlgorithm != x509.ECDSAWithSHA256 || !ecdsa.VerifyASN1(signerPub, h[:], crt.Signature) {
-			return nil, &SignatureError{Pair: p, Cert: k.String(), Slot: pairSignerKeySlot[p]}
+			return nil, &SignatureError{Pair: p, Cert: k.String(), Slot: layout.SignerKeySlot[p]}
 		}
 	}
 	return crt, nil
@@ -481,8 +440,4 @@ func ElixirDER(der []byte) ([]byte, error) {
 		return nil, fmt.Errorf("nerveskey: elixir DER: %w", err)
 	}
 	return b, nil
-}
-
-func zeroSlot(b []byte) bool {
-	return len(bytes.Trim(b, "\x00")) == 0
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // ecdhProt is the 608 ChipOptions field (bits 9..8) that protects ECDH
@@ -42,7 +43,7 @@ func (k *Key) ecdh(ctx context.Context, remote *ecdh.PublicKey) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ecdhPermitted(cfg, keySlot); err != nil {
+	if err := ecdhPermitted(cfg, layout.KeySlot); err != nil {
 		return nil, err
 	}
 	peer := [64]byte(remote.Bytes()[1:]) // uncompressed 04 ‖ X ‖ Y
@@ -63,7 +64,7 @@ func (k *Key) ecdhOnce(ctx context.Context, peer [64]byte) ([32]byte, error) {
 	var secret [32]byte
 	err := k.dev.Do(ctx, func(s *atecc.Session) error {
 		var err error
-		secret, err = s.ECDH(ctx, keySlot, peer)
+		secret, err = s.ECDH(ctx, layout.KeySlot, peer)
 		return err
 	})
 	return secret, err

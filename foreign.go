@@ -44,7 +44,7 @@ func (c *Chip) ForeignKey(ctx context.Context) (*Key, error) {
 	if !cfg.DataLocked() {
 		return nil, fmt.Errorf("nerveskey: foreign key: %w", ErrNotProvisioned)
 	}
-	if err := externalSignPermitted(cfg, keySlot); err != nil {
+	if err := externalSignPermitted(cfg, layout.KeySlot); err != nil {
 		return nil, fmt.Errorf("nerveskey: foreign key: %w", err)
 	}
 	pub, err := c.publicKey(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // DeterministicMAC returns the chip's MAC of in with the encryption key of
@@ -39,18 +41,18 @@ func (k *Key) deterministicMAC(ctx context.Context, in [32]byte) ([32]byte, erro
 	if err != nil {
 		return [32]byte{}, err
 	}
-	sc := cfg.SlotConfig(encryptionSlot)
+	sc := cfg.SlotConfig(layout.EncryptionSlot)
 	switch {
 	case !k.volatile:
 		return [32]byte{}, &ConfigError{Op: "mac", Reason: "not a volatile-key NervesKey: slot 2 holds no encryption key"}
 	case !sc.IsSecret() || sc.NoMac():
 		return [32]byte{}, &ConfigError{Op: "mac", Reason: fmt.Sprintf("slot 2 SlotConfig 0x%04x is not a secret key usable by MAC (IsSecret, NoMac)", uint16(sc))}
 	}
-	mac, err := k.dev.MACTempKey(ctx, encryptionSlot, in)
+	mac, err := k.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
 	if err != nil && errors.Is(err, ErrExecution) {
 		// The persistent latch is lost on power loss: set it again.
 		if lerr := k.unlatch(ctx); lerr == nil {
-			mac, err = k.dev.MACTempKey(ctx, encryptionSlot, in)
+			mac, err = k.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
 		}
 	}
 	return mac, err

@@ -8,17 +8,15 @@ import (
 	"crypto/elliptic"
 	crand "crypto/rand"
 	"crypto/x509"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // Provisioning turns a blank ATECC508A/608A/608B into a NervesKey. The
@@ -105,18 +103,15 @@ const (
 	// MaxManufacturerSNLen is the longest manufacturer serial number, in
 	// bytes, that provisioning writes to the OTP zone (nerves_key's limit;
 	// longer ones raise there).
-	MaxManufacturerSNLen = atecc.MaxOTPManufacturerSNLen
+	MaxManufacturerSNLen = layout.MaxManufacturerSNLen
 	// MaxBoardNameLen is the longest board name, in bytes, the OTP holds.
-	MaxBoardNameLen = atecc.MaxOTPBoardNameLen
+	MaxBoardNameLen = layout.MaxBoardNameLen
 )
 
 // minClockYear is the earliest year Provision believes its clock: an
 // earlier one means the clock was never set (nerves_key compares with its
 // compile-time year).
 const minClockYear = 2025
-
-// defaultBoardName is nerves_key's default board name.
-const defaultBoardName = "NervesKey"
 
 // Provisioning errors. Provision wraps them with the reason.
 var (
@@ -189,10 +184,9 @@ func (c *Chip) DefaultInfo(ctx context.Context) (ProvisioningInfo, error) {
 	if err != nil {
 		return ProvisioningInfo{}, fmt.Errorf("nerveskey: default info: %w", err)
 	}
-	sn := cfg.SerialNumber()
 	return ProvisioningInfo{
-		ManufacturerSN: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sn[:]),
-		BoardName:      defaultBoardName,
+		ManufacturerSN: layout.DefaultManufacturerSN(cfg.SerialNumber()),
+		BoardName:      layout.DefaultBoardName,
 	}, nil
 }
 
@@ -404,93 +398,6 @@ func (o *ProvisionOptions) rand() io.Reader {
 	return crand.Reader
 }
 
-// NervesKey configuration (spec/nerves_key.md §3.2, §3.3).
-var (
-	nkSlotConfig = [32]byte{
-		0x87, 0x20, // slot 0: private key, GenKey allowed until slot-locked
-		0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, 0x0F, // 1–9
-		0x0F, 0x2F, 0x0F, 0x2F, 0x0F, 0x2F, 0x0F, 0x2F, // 10–13: never written after the data lock
-		0x0F, 0x0F, 0x0F, 0x0F, // 14–15
-	}
-	nkKeyConfig = [32]byte{
-		0x33, 0x00, // slot 0: P-256 private, PubInfo, lockable
-		0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, 0x1C, 0x00, // 1–7
-		0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, // 8–10
-		0x30, 0x00, // 11: public key
-		0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, 0x3C, 0x00, // 12–15
-	}
-	// Volatile: slot 0 PersistentDisable, slot 1 activation key, slot 2
-	// encryption key. nerves_key's volatile_config_compatible? looks for
-	// 91 90 in SlotConfig 1, but configure_volatile writes 81 90; this
-	// package writes and expects 81 90.
-	nkVolSlot12 = [4]byte{0x81, 0x90, 0x81, 0x90}
-	nkVolKey012 = [6]byte{0x33, 0x10, 0x78, 0x00, 0x38, 0x10}
-)
-
-// Config zone offsets written by provisioning.
-const (
-	cfgOTPMode    = 18
-	cfgChipMode   = 19
-	cfgSlotConfig = 20
-	cfgVolKeyPerm = 69
-	cfgX509Format = 92
-	cfgKeyConfig  = 96
-
-	cfgLockConfigByte = 87 // LockConfig: 0x55 until the configuration lock
-)
-
-// nervesKeyConfig returns cur with the NervesKey settings applied, as
-// nerves_key's configure (or configure_volatile) computes the image it
-// writes and whose CRC its lock carries: everything else as read.
-func nervesKeyConfig(cur *atecc.Config, volatile bool) atecc.Config {
-	c := *cur
-	c[cfgOTPMode] = 0xAA
-	c[cfgChipMode] = 0x00
-	copy(c[cfgSlotConfig:], nkSlotConfig[:])
-	copy(c[cfgKeyConfig:], nkKeyConfig[:])
-	copy(c[cfgX509Format:cfgX509Format+4], []byte{0, 0, 0, 0})
-	if volatile {
-		copy(c[cfgSlotConfig+2:], nkVolSlot12[:])
-		copy(c[cfgKeyConfig:], nkVolKey012[:])
-		c[cfgVolKeyPerm] = 0x80 | activationSlot
-	}
-	return c
-}
-
-// configDiff returns the first config byte where have differs from want,
-// or -1.
-func configDiff(have, want *atecc.Config) int {
-	for i := range have {
-		if have[i] != want[i] {
-			return i
-		}
-	}
-	return -1
-}
-
-// keySlots are the slots locked at the end: the device key, and for
-// volatile keys the activation and encryption keys, as nerves_key does.
-func keySlots(volatile bool) []int {
-	if volatile {
-		return []int{keySlot, activationSlot, encryptionSlot}
-	}
-	return []int{keySlot}
-}
-
-// encryptionSlot holds a volatile-key chip's encryption key.
-const encryptionSlot = 2
-
-// Certificate slots (spec/nerves_key.md §1).
-const (
-	slotDeviceCert   = 10
-	slotSignerPub    = 11
-	slotSignerCert   = 12
-	slotAuxDevice    = 9
-	slotAuxSignerPub = 14
-	slotAuxSigner    = 15
-	slotMAC          = 5 // Trust&Go: ASCII EUI-48 in the first 12 bytes
-)
-
 // provisioning holds one Provision call's inputs and state.
 type provisioning struct {
 	c           *Chip
@@ -634,7 +541,7 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 	if err != nil {
 		return nil, err
 	}
-	if i := configDiff(cfg, &again); i >= 0 {
+	if i := layout.ConfigDiff(cfg, &again); i >= 0 {
 		return nil, fmt.Errorf("%w: two reads of the configuration zone differ at byte %d (%02x, then %02x); nothing was written", ErrInconsistent, i, cfg[i], again[i])
 	}
 	p.cfg = *cfg
@@ -668,7 +575,7 @@ func (p *provisioning) provisionChip(ctx context.Context) (*ProvisionResult, err
 	}
 	if p.cfg.DataLocked() {
 		var todo []int
-		for _, s := range keySlots(p.volatile) {
+		for _, s := range layout.KeySlots(p.volatile) {
 			if !p.cfg.SlotLocked(s) {
 				todo = append(todo, s)
 			}
@@ -744,7 +651,7 @@ func (p *provisioning) compareProvisioned(ctx context.Context) (*ProvisionResult
 // on the chip. On a chip whose configuration was not locked at the start
 // no run can have generated a key, so a new one is always made.
 func (p *provisioning) probeKey(ctx context.Context) error {
-	xy, err := p.c.dev.GenKey(ctx, keySlot, false)
+	xy, err := p.c.dev.GenKey(ctx, layout.KeySlot, false)
 	switch {
 	case err == nil:
 		p.reuse = &xy
@@ -767,20 +674,19 @@ func (p *provisioning) checkChip() (atecc.Config, error) {
 	if p.volatile && !rev.Is608() {
 		return atecc.Config{}, fmt.Errorf("%w: this chip is an %v", ErrVolatileUnsupported, rev)
 	}
-	want := nervesKeyConfig(&p.cfg, p.volatile)
+	want := layout.NervesKeyConfig(&p.cfg, p.volatile)
 	if p.cfg.ConfigLocked() {
-		if i := configDiff(&p.cfg, &want); i >= 0 {
+		if i := layout.ConfigDiff(&p.cfg, &want); i >= 0 {
 			kind := "regular"
 			if p.volatile {
 				kind = "volatile-key"
 			}
 			hint := ""
-			if p.cfg[cfgSlotConfig] == 0x87 && p.cfg[cfgSlotConfig+1] == 0x20 {
-				if p.cfg[cfgKeyConfig+1] == 0x10 && !p.volatile {
-					hint = " (it is a volatile-key NervesKey configuration: set ProvisionOptions.Volatile)"
-				} else if p.cfg[cfgKeyConfig+1] == 0x00 && p.volatile {
-					hint = " (it is a regular NervesKey configuration)"
-				}
+			switch k := layout.Detect(&p.cfg); {
+			case k == layout.NervesKeyVolatile && !p.volatile:
+				hint = " (it is a volatile-key NervesKey configuration: set ProvisionOptions.Volatile)"
+			case k == layout.NervesKey && p.volatile:
+				hint = " (it is a regular NervesKey configuration)"
 			}
 			return atecc.Config{}, fmt.Errorf("%w: config byte %d is %02x, the %s NervesKey configuration has %02x%s",
 				ErrConfigIncompatible, i, p.cfg[i], kind, want[i], hint)
@@ -797,7 +703,7 @@ func (p *provisioning) checkInputs() error {
 	if err := checkBoardName(p.info.BoardName); err != nil {
 		return err
 	}
-	otp, err := atecc.NewNervesKeyOTP(p.info.BoardName, p.info.ManufacturerSN)
+	otp, err := layout.NewOTP(p.info.BoardName, p.info.ManufacturerSN)
 	if err == nil {
 		p.otp, err = otp.Marshal()
 	}
@@ -841,40 +747,23 @@ func checkSigner(signerCert *x509.Certificate, signer crypto.Signer, now time.Ti
 	return nil
 }
 
-// checkManufacturerSN applies provisioning's rules to a manufacturer
-// serial number: the OTP limit and what a certificate CN can hold.
+// checkManufacturerSN applies the serial rule (internal/layout) to a
+// manufacturer serial number.
 func checkManufacturerSN(sn string) error {
-	bad := func(why string) error {
-		return &InputError{Field: "manufacturer serial number", Reason: fmt.Sprintf("%q %s", sn, why)}
+	why := layout.ManufacturerSNProblem(sn)
+	if sn == "" {
+		why += ": give one, or nerves_key's default, the chip's 9-byte serial number in base32 (15 characters)"
 	}
-	switch {
-	case sn == "":
-		return bad("is empty (Chip.DefaultInfo gives nerves_key's default)")
-	case len(sn) > MaxManufacturerSNLen:
-		return bad(fmt.Sprintf("is %d bytes, max %d", len(sn), MaxManufacturerSNLen))
-	case !utf8.ValidString(sn):
-		return bad("is not valid UTF-8")
-	case bytes.ContainsRune([]byte(sn), '/'):
-		return bad("contains '/', which nerves_key cannot put in a certificate name")
-	case bytes.ContainsFunc([]byte(sn), unicode.IsControl):
-		return bad("contains a control character")
+	if why != "" {
+		return &InputError{Field: "manufacturer serial number", Reason: fmt.Sprintf("%q %s", sn, why)}
 	}
 	return nil
 }
 
-// checkBoardName refuses what nerves_key would silently truncate or read
-// back differently.
+// checkBoardName applies the board name rule (internal/layout).
 func checkBoardName(name string) error {
-	bad := func(why string) error {
+	if why := layout.BoardNameProblem(name); why != "" {
 		return &InputError{Field: "board name", Reason: fmt.Sprintf("%q %s", name, why)}
-	}
-	switch {
-	case len(name) > MaxBoardNameLen:
-		return bad(fmt.Sprintf("is %d bytes, max %d (nerves_key would truncate it)", len(name), MaxBoardNameLen))
-	case !utf8.ValidString(name):
-		return bad("is not valid UTF-8")
-	case bytes.ContainsFunc([]byte(name), unicode.IsControl):
-		return bad("contains a control character")
 	}
 	return nil
 }
@@ -904,16 +793,16 @@ func (p *provisioning) slotImages(devComp *cert.Compressed) ([atecc.NumSlots][]b
 	if err != nil {
 		return s, err
 	}
-	copy(s[slotDeviceCert], d)
+	copy(s[layout.DeviceCertSlot[Primary]], d)
 	xy, sc, err := compressSigner(p.signerCert)
 	if err != nil {
 		return s, err
 	}
-	copy(s[slotSignerPub], xy)
-	copy(s[slotSignerCert], sc)
+	copy(s[layout.SignerKeySlot[Primary]], xy)
+	copy(s[layout.SignerCertSlot[Primary]], sc)
 	if p.volatile {
-		copy(s[activationSlot], p.o.Volatile.Activation[:])
-		copy(s[encryptionSlot], p.o.Volatile.Encryption[:])
+		copy(s[layout.ActivationSlot], p.o.Volatile.Activation[:])
+		copy(s[layout.EncryptionSlot], p.o.Volatile.Encryption[:])
 	}
 	return s, nil
 }
@@ -971,8 +860,8 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 				return "", fmt.Errorf("the chip refused the lock: its config zone differs from the image written: %w", err)
 			}
 			locked := *want
-			locked[cfgLockConfigByte] = have[cfgLockConfigByte]
-			if i := configDiff(&have, &locked); i >= 0 {
+			locked[layout.LockConfigOffset] = have[layout.LockConfigOffset]
+			if i := layout.ConfigDiff(&have, &locked); i >= 0 {
 				return "", fmt.Errorf("%w: the configuration zone is locked, but byte %d is %02x, not %02x", ErrConfigIncompatible, i, have[i], want[i])
 			}
 			return "already locked as intended (the answer to an earlier lock was lost)", nil
@@ -992,7 +881,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 			xy = *p.reuse
 		} else {
 			var err error
-			if xy, err = d.GenKey(ctx, keySlot, true); err != nil {
+			if xy, err = d.GenKey(ctx, layout.KeySlot, true); err != nil {
 				return "", err
 			}
 		}
@@ -1030,7 +919,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		return err
 	}
 	err = p.run(ctx, StepVerify, func() (string, error) {
-		dev, err := p.verify(pub, p.otp, slots[slotDeviceCert], slots[slotSignerPub], slots[slotSignerCert])
+		dev, err := p.verify(pub, p.otp, slots[layout.DeviceCertSlot[Primary]], slots[layout.SignerKeySlot[Primary]], slots[layout.SignerCertSlot[Primary]])
 		if err != nil {
 			return "", err
 		}
@@ -1088,7 +977,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, keySlots(p.volatile)) })
+	return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, layout.KeySlots(p.volatile)) })
 }
 
 // writeSlots writes the slot images that hold data (zeros false) or the
@@ -1106,7 +995,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 func (p *provisioning) writeSlots(ctx context.Context, slots *[atecc.NumSlots][]byte, zeros bool) error {
 	return p.c.dev.Do(ctx, func(s *atecc.Session) error {
 		for i := 1; i < atecc.NumSlots; i++ {
-			if provAllZero(slots[i]) != zeros {
+			if layout.AllZero(slots[i]) != zeros {
 				continue
 			}
 			if err := s.WriteSlot(ctx, i, slots[i]); err != nil {
@@ -1117,21 +1006,12 @@ func (p *provisioning) writeSlots(ctx context.Context, slots *[atecc.NumSlots][]
 	})
 }
 
-func provAllZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func (o *ProvisionOptions) newKey() bool { return o != nil && o.NewKey }
 
 // verify rebuilds the certificates from OTP and slot bytes with the read
 // path and checks them against the inputs and the chip's public key.
 func (p *provisioning) verify(pub *ecdsa.PublicKey, otpb [atecc.OTPSize]byte, devB, pubB, signerB []byte) (*x509.Certificate, error) {
-	otp, err := atecc.ParseNervesKeyOTP(otpb)
+	otp, err := layout.ParseOTP(otpb)
 	if err != nil {
 		return nil, fmt.Errorf("%w: OTP: %w", ErrVerify, err)
 	}
@@ -1157,29 +1037,17 @@ func rebuildPair(pub *ecdsa.PublicKey, sn [9]byte, mfgSN string, devB, pubB, sig
 	if err != nil {
 		return nil, err
 	}
-	signerXY := pubB[:64]
-	sc, err := cert.ParseCompressed(signerB[:cert.CompressedSize])
+	signerXY := layout.SignerXY(pubB, false)
+	signer, err := layout.RebuildSigner(signerB, signerXY, false)
 	if err != nil {
 		return fail("signer certificate slot: %v", err)
 	}
-	signerDER, err := cert.NervesKeySigner(sc, signerXY)
-	if err != nil {
-		return fail("signer certificate slot: %v", err)
-	}
-	if !bytes.Equal(signerDER, signerCert.Raw) {
+	if !bytes.Equal(signer.Raw, signerCert.Raw) {
 		return fail("the signer certificate rebuilt from the chip is not the signer given")
 	}
-	dc, err := cert.ParseCompressed(devB[:cert.CompressedSize])
+	dev, err := layout.RebuildDevice(devB, pb[1:], signerXY, sn, mfgSN, false)
 	if err != nil {
 		return fail("device certificate slot: %v", err)
-	}
-	devDER, err := cert.NervesKeyDevice(dc, pb[1:], signerXY, sn, mfgSN)
-	if err != nil {
-		return fail("device certificate slot: %v", err)
-	}
-	dev, err := x509.ParseCertificate(devDER)
-	if err != nil {
-		return fail("rebuilt device certificate: %v", err)
 	}
 	if !pub.Equal(dev.PublicKey) {
 		return fail("the device certificate does not hold the chip's public key")
@@ -1237,7 +1105,7 @@ func (p *provisioning) challenge(ctx context.Context, pub *ecdsa.PublicKey, latc
 		if latch {
 			var key [32]byte
 			copy(key[:], p.o.Volatile.Activation[:])
-			if err := s.AuthVolatileKey(ctx, activationSlot, key, numIn); err != nil {
+			if err := s.AuthVolatileKey(ctx, layout.ActivationSlot, key, numIn); err != nil {
 				return err
 			}
 		}
@@ -1245,7 +1113,7 @@ func (p *provisioning) challenge(ctx context.Context, pub *ecdsa.PublicKey, latc
 			return err
 		}
 		var err error
-		rs, err = s.Sign(ctx, keySlot, atecc.SignTempKey)
+		rs, err = s.Sign(ctx, layout.KeySlot, atecc.SignTempKey)
 		return err
 	})
 	if err != nil {
@@ -1260,7 +1128,7 @@ func (p *provisioning) challenge(ctx context.Context, pub *ecdsa.PublicKey, latc
 // sameKey reads slot 0's public key with GenKey in public-key mode and
 // requires pub.
 func (p *provisioning) sameKey(ctx context.Context, pub *ecdsa.PublicKey, when string) error {
-	xy, err := p.c.dev.GenKey(ctx, keySlot, false)
+	xy, err := p.c.dev.GenKey(ctx, layout.KeySlot, false)
 	if err != nil {
 		return err
 	}
@@ -1302,27 +1170,27 @@ func (p *provisioning) readBack(ctx context.Context) (*ecdsa.PublicKey, *x509.Ce
 		if otp, err = s.ReadOTP(ctx); err != nil {
 			return err
 		}
-		if s10, err = s.ReadSlot(ctx, slotDeviceCert); err != nil {
+		if s10, err = s.ReadSlot(ctx, layout.DeviceCertSlot[Primary]); err != nil {
 			return err
 		}
-		if s11, err = s.ReadSlot(ctx, slotSignerPub); err != nil {
+		if s11, err = s.ReadSlot(ctx, layout.SignerKeySlot[Primary]); err != nil {
 			return err
 		}
-		if s12, err = s.ReadSlot(ctx, slotSignerCert); err != nil {
+		if s12, err = s.ReadSlot(ctx, layout.SignerCertSlot[Primary]); err != nil {
 			return err
 		}
 		if p.volatile {
 			// After the data lock the key needs the persistent latch.
 			var key [32]byte
 			copy(key[:], p.o.Volatile.Activation[:])
-			if err := s.AuthVolatileKey(ctx, activationSlot, key, numIn); err != nil {
+			if err := s.AuthVolatileKey(ctx, layout.ActivationSlot, key, numIn); err != nil {
 				if errors.Is(err, ErrMiscompare) {
 					return fmt.Errorf("%w: %w", ErrActivationKey, err)
 				}
 				return err
 			}
 		}
-		xy, err = s.GenKey(ctx, keySlot, false)
+		xy, err = s.GenKey(ctx, layout.KeySlot, false)
 		return err
 	})
 	if err != nil {
@@ -1414,7 +1282,7 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	sn := cfg.SerialNumber()
 	var name string
 	if c.typ == TrustAndGo {
-		s5, err := c.dev.ReadSlot(ctx, slotMAC)
+		s5, err := c.dev.ReadSlot(ctx, layout.MACSlot)
 		if err != nil {
 			return err
 		}
@@ -1424,7 +1292,7 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 		if err != nil {
 			return err
 		}
-		otp, err := atecc.ParseNervesKeyOTP(b)
+		otp, err := layout.ParseOTP(b)
 		if err != nil {
 			return err
 		}
@@ -1451,23 +1319,23 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	}
 	var s9, s14, s15 []byte
 	err = c.dev.Do(ctx, func(s *atecc.Session) error {
-		if err := s.WriteSlot(ctx, slotAuxDevice, dc); err != nil {
+		if err := s.WriteSlot(ctx, layout.DeviceCertSlot[Aux], dc); err != nil {
 			return err
 		}
-		if err := s.WriteSlot(ctx, slotAuxSignerPub, xy); err != nil { // 64 bytes only, as upstream
+		if err := s.WriteSlot(ctx, layout.SignerKeySlot[Aux], xy); err != nil { // 64 bytes only, as upstream
 			return err
 		}
-		if err := s.WriteSlot(ctx, slotAuxSigner, sc); err != nil {
+		if err := s.WriteSlot(ctx, layout.SignerCertSlot[Aux], sc); err != nil {
 			return err
 		}
 		var err error
-		if s9, err = s.ReadSlot(ctx, slotAuxDevice); err != nil {
+		if s9, err = s.ReadSlot(ctx, layout.DeviceCertSlot[Aux]); err != nil {
 			return err
 		}
-		if s14, err = s.ReadSlot(ctx, slotAuxSignerPub); err != nil {
+		if s14, err = s.ReadSlot(ctx, layout.SignerKeySlot[Aux]); err != nil {
 			return err
 		}
-		s15, err = s.ReadSlot(ctx, slotAuxSigner)
+		s15, err = s.ReadSlot(ctx, layout.SignerCertSlot[Aux])
 		return err
 	})
 	if err != nil {
@@ -1517,9 +1385,9 @@ func (c *Chip) ClearAux(ctx context.Context) error {
 		return fmt.Errorf("nerveskey: clear aux: %w", err)
 	}
 	defer c.forget()
-	zero := make([]byte, atecc.SlotSize(slotAuxDevice))
+	zero := make([]byte, atecc.SlotSize(layout.DeviceCertSlot[Aux]))
 	err := c.dev.Do(ctx, func(s *atecc.Session) error {
-		for _, slot := range []int{slotAuxDevice, slotAuxSignerPub, slotAuxSigner} {
+		for _, slot := range []int{layout.DeviceCertSlot[Aux], layout.SignerKeySlot[Aux], layout.SignerCertSlot[Aux]} {
 			if err := s.WriteSlot(ctx, slot, zero); err != nil {
 				return err
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"github.com/nerveskey/nerveskey/internal/i2c"
+	"github.com/nerveskey/nerveskey/internal/layout"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -113,7 +114,7 @@ func checkProvisioned(t testing.TB, sim *nerveskeytest.Chip, info nerveskey.Prov
 	if vol != nil && (!cfg.SlotLocked(1) || !cfg.SlotLocked(2)) {
 		t.Fatalf("volatile: slots 1, 2 not locked")
 	}
-	otp, err := atecc.ParseNervesKeyOTP(img.OTP)
+	otp, err := layout.ParseOTP(img.OTP)
 	if err != nil || otp.ManufacturerSN != info.ManufacturerSN || otp.BoardName != info.BoardName {
 		t.Fatalf("OTP %+v, %v", otp, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/etf"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // Settings are an Erlang term, :erlang.term_to_binary(map), stored in the
@@ -104,43 +105,10 @@ func (e *SettingsTooLargeError) Error() string {
 	return fmt.Sprintf("settings are %d bytes, max %d", e.Size, e.Max)
 }
 
-// settingsChunk is a piece of the settings area: n bytes at the start of one
-// 32-byte block of a slot.
-type settingsChunk struct {
-	slot, block, n int
-}
-
-// settingsLayout returns the settings area of t in Elixir's order: slot 8,
-// then 7, 6, 5 on a NervesKey (bytes 0..415, 416..451, 452..487,
-// 488..523); slot 8 only on Trust&Go, whose slot 5 holds its MAC address.
-func settingsLayout(t DeviceType) []settingsChunk {
-	slots := []int{8, 7, 6, 5}
-	if t == TrustAndGo {
-		slots = slots[:1]
-	}
-	var l []settingsChunk
-	for _, slot := range slots {
-		size := atecc.SlotSize(slot)
-		for block := 0; block*atecc.BlockSize < size; block++ {
-			l = append(l, settingsChunk{slot, block, min(atecc.BlockSize, size-block*atecc.BlockSize)})
-		}
-	}
-	return l
-}
-
-// settingsSize returns the size of the settings area of t.
-func settingsSize(t DeviceType) int {
-	n := 0
-	for _, ch := range settingsLayout(t) {
-		n += ch.n
-	}
-	return n
-}
-
 // MaxSettingsSize returns the size of the settings area of the Chip's
 // device type, the longest raw settings PutRawSettings takes: 524 bytes on
 // a NervesKey, 416 on a Trust&Go part (nerves_key's max_settings_len).
-func (c *Chip) MaxSettingsSize() int { return settingsSize(c.typ) }
+func (c *Chip) MaxSettingsSize() int { return layout.SettingsSize(c.typ == TrustAndGo) }
 
 // RawSettings returns the whole settings area as stored, 524 bytes on a
 // NervesKey (slots 8, 7, 6, 5) or 416 on a Trust&Go part (slot 8), as
@@ -342,7 +310,7 @@ func decideSettings(p []byte, size int) (t Term, err error, done bool) {
 	case len(p) == 0:
 		return Term{}, nil, false
 	case p[0] != etfVersion:
-		return Term{}, classifySettings(p, nil), len(p) >= hdr || !allZero(p)
+		return Term{}, classifySettings(p, nil), len(p) >= hdr || !layout.AllZero(p)
 	}
 	t, err = etf.DecodeTerm(p)
 	if err == nil {
@@ -364,7 +332,7 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 	if !cfg.DataLocked() {
 		return nil, Term{}, ErrNotProvisioned
 	}
-	size := settingsSize(c.typ)
+	size := layout.SettingsSize(c.typ == TrustAndGo)
 	known, gen := c.settingsKnown()
 	if lazy {
 		if t, err, done := decideSettings(known, size); done {
@@ -373,7 +341,7 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 	} else if len(known) == size {
 		return bytes.Clone(known), Term{}, nil
 	}
-	layout := settingsLayout(c.typ)
+	chunks := layout.SettingsChunks(c.typ == TrustAndGo)
 	var (
 		raw     []byte
 		term    Term
@@ -381,12 +349,12 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 	)
 	err = c.dev.Do(ctx, func(s *atecc.Session) error {
 		raw = raw[:0] // f may be run again after a transient error
-		for _, ch := range layout {
-			b, err := s.Read(ctx, atecc.ZoneData, atecc.DataAddr(ch.slot, ch.block, 0), atecc.BlockSize)
+		for _, ch := range chunks {
+			b, err := s.Read(ctx, atecc.ZoneData, atecc.DataAddr(ch.Slot, ch.Block, 0), atecc.BlockSize)
 			if err != nil {
 				return err
 			}
-			raw = append(raw, b[:ch.n]...)
+			raw = append(raw, b[:ch.N]...)
 			if lazy {
 				var done bool
 				if term, termErr, done = decideSettings(raw, size); done {
@@ -409,7 +377,7 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 // classifySettings turns the outcome of a read into the settings error.
 func classifySettings(raw []byte, termErr error) error {
 	switch {
-	case raw[0] != etfVersion && allZero(raw[:min(len(raw), atecc.BlockSize)]):
+	case raw[0] != etfVersion && layout.AllZero(raw[:min(len(raw), atecc.BlockSize)]):
 		return ErrNoSettings
 	case raw[0] == 0:
 		return fmt.Errorf("%w: version byte is 0, not %d, but the area is not blank (an interrupted put?)", ErrSettingsCorrupt, etfVersion)
@@ -419,15 +387,6 @@ func classifySettings(raw []byte, termErr error) error {
 		return fmt.Errorf("%w: %w", ErrSettingsCorrupt, termErr)
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // A settingsUnit is one Write of a put: n bytes of the padded settings
@@ -443,20 +402,20 @@ type settingsUnit struct {
 // addr returns the unit's word address.
 func (u settingsUnit) addr() uint16 { return atecc.DataAddr(u.slot, u.block, u.word) }
 
-// settingsUnits splits layout into Write units; words tells which slots take
+// settingsUnits splits chunks into Write units; words tells which slots take
 // 4-byte writes. The first unit is the header block, slot 8 block 0.
-func settingsUnits(layout []settingsChunk, words map[int]bool) []settingsUnit {
+func settingsUnits(chunks []layout.SettingsChunk, words map[int]bool) []settingsUnit {
 	var us []settingsUnit
 	off := 0
-	for _, ch := range layout {
-		if ch.n < atecc.BlockSize && words[ch.slot] && ch.n%atecc.WordSize == 0 {
-			for w := 0; w < ch.n/atecc.WordSize; w++ {
-				us = append(us, settingsUnit{ch.slot, ch.block, w, off + w*atecc.WordSize, atecc.WordSize, atecc.WordSize})
+	for _, ch := range chunks {
+		if ch.N < atecc.BlockSize && words[ch.Slot] && ch.N%atecc.WordSize == 0 {
+			for w := 0; w < ch.N/atecc.WordSize; w++ {
+				us = append(us, settingsUnit{ch.Slot, ch.Block, w, off + w*atecc.WordSize, atecc.WordSize, atecc.WordSize})
 			}
 		} else {
-			us = append(us, settingsUnit{ch.slot, ch.block, 0, off, ch.n, atecc.BlockSize})
+			us = append(us, settingsUnit{ch.Slot, ch.Block, 0, off, ch.N, atecc.BlockSize})
 		}
-		off += ch.n
+		off += ch.N
 	}
 	return us
 }
@@ -465,8 +424,8 @@ func settingsUnits(layout []settingsChunk, words map[int]bool) []settingsUnit {
 // documents: it reads the area and writes only the units that differ, the
 // header last behind a zeroed version byte if any other unit changes.
 func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
-	layout := settingsLayout(c.typ)
-	limit := settingsSize(c.typ)
+	chunks := layout.SettingsChunks(c.typ == TrustAndGo)
+	limit := layout.SettingsSize(c.typ == TrustAndGo)
 	if len(raw) > limit {
 		return &SettingsTooLargeError{Size: len(raw), Max: limit}
 	}
@@ -483,17 +442,17 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 	// be compared and every unit is written.
 	words := make(map[int]bool)
 	readable := true
-	for _, ch := range layout {
-		sc := cfg.SlotConfig(ch.slot)
-		if sc.WriteConfig() != 0 || cfg.SlotLocked(ch.slot) {
-			return fmt.Errorf("%w: slot %d has WriteConfig %04b, locked %v", ErrSettingsReadOnly, ch.slot, sc.WriteConfig(), cfg.SlotLocked(ch.slot))
+	for _, ch := range chunks {
+		sc := cfg.SlotConfig(ch.Slot)
+		if sc.WriteConfig() != 0 || cfg.SlotLocked(ch.Slot) {
+			return fmt.Errorf("%w: slot %d has WriteConfig %04b, locked %v", ErrSettingsReadOnly, ch.Slot, sc.WriteConfig(), cfg.SlotLocked(ch.Slot))
 		}
-		words[ch.slot] = !sc.IsSecret()
-		readable = readable && words[ch.slot]
+		words[ch.Slot] = !sc.IsSecret()
+		readable = readable && words[ch.Slot]
 	}
 	padded := make([]byte, limit)
 	copy(padded, raw)
-	units := settingsUnits(layout, words)
+	units := settingsUnits(chunks, words)
 	hdr := units[0]
 	write := func(s *atecc.Session, u settingsUnit, data []byte) error {
 		if len(data) < u.size {

@@ -12,14 +12,8 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
-
-// keySlot holds the device private key; it is never read or written.
-const keySlot = 0
-
-// activationSlot holds a volatile-key chip's activation key (nerves_key.md
-// §4.3); CheckMac with it sets the persistent latch.
-const activationSlot = 1
 
 var _ crypto.Signer = (*Key)(nil)
 
@@ -135,7 +129,7 @@ func (k *Key) unlatch(ctx context.Context) error {
 	}
 	var key [32]byte
 	copy(key[:], k.actKey)
-	if err := k.dev.AuthVolatileKey(ctx, activationSlot, key); err != nil {
+	if err := k.dev.AuthVolatileKey(ctx, layout.ActivationSlot, key); err != nil {
 		if errors.Is(err, ErrMiscompare) {
 			return fmt.Errorf("%w: %w", ErrActivationKey, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // A signQueue holds the signatures waiting for the chip, so that a burst
@@ -49,7 +50,7 @@ type signReq struct {
 // signDigest signs d with the slot 0 key through k's queue.
 func (k *Key) signDigest(ctx context.Context, d [32]byte) ([64]byte, error) {
 	if k.noBatch {
-		return k.dev.SignDigest(ctx, keySlot, d)
+		return k.dev.SignDigest(ctx, layout.KeySlot, d)
 	}
 	wait, stop := context.WithCancel(ctx)
 	defer stop()
@@ -88,7 +89,7 @@ func (q *signQueue) run(s *atecc.Session, self *signReq) error {
 		if r == nil {
 			return nil
 		}
-		rs, err := s.SignDigest(r.ctx, keySlot, r.digest)
+		rs, err := s.SignDigest(r.ctx, layout.KeySlot, r.digest)
 		if err != nil && atecc.Retryable(err) && r.ctx.Err() == nil {
 			return err // inflight stays r: the retry runs it again
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // Limits of signer certificates (spec/nerves_key.md §7.2, §7.5).
@@ -162,6 +163,9 @@ func CheckSigner(signerCert *x509.Certificate, key crypto.Signer) error {
 func NewDebugDevice(rand io.Reader, name string, signerCert *x509.Certificate, signerKey crypto.Signer, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if now.IsZero() {
 		now = time.Now()
+	}
+	if why := layout.ManufacturerSNProblem(name); why != "" {
+		return nil, nil, fmt.Errorf("nerveskey: new debug device: name %q %s", name, why)
 	}
 	der, key, err := cert.NewDebugDevice(rand, name, signerCert, signerKey, now)
 	if err != nil {

@@ -49,7 +49,7 @@ func (k Kind) IsNervesKey() bool { return k == NervesKey || k == NervesKeyVolati
 // Configuration words that identify a layout (16-bit little-endian
 // SlotConfig and KeyConfig values; docs/atecc.md §2.2).
 const (
-	nervesKeySlot0Config   = 0x2087 // bytes 87 20: external+internal sign, ECDH, IsSecret; GenKey allowed
+	nervesKeySlot0Config   = 0x2087 // bytes 87 20 (nkSlotConfig, config.go): external+internal sign, ECDH, IsSecret; GenKey allowed
 	nervesKeyVolatileSlot0 = 0x1033 // KeyConfig bytes 33 10: P-256 private, PubInfo, lockable, PersistentDisable
 	tngSlot0Config         = 0x0085 // bytes 85 00: external sign, ECDH, IsSecret; never written
 	tngSlot1Config         = 0x0082 // bytes 82 00: internal sign only

@@ -16,16 +16,12 @@ import (
 	"math/big"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
-// Limits for certificate creation (spec/nerves_key.md §7.5).
+// Limits for certificate creation (docs/nerves_key.md §7.5).
 const (
 	// DeviceValidityYears is the validity of device certificates.
 	DeviceValidityYears = 31
-	// MaxManufacturerSNLen is the longest manufacturer serial number, in
-	// bytes, that a device certificate accepts (atecc508a ≥ 0.2.3).
-	MaxManufacturerSNLen = 48
 
 	maxSignAttempts = 32
 )
@@ -125,7 +121,7 @@ func sign(rand io.Reader, key crypto.Signer, pub *ecdsa.PublicKey, tbs []byte) (
 // like nerves_key's create_signing_key_pair: P-256, issuer and subject
 // CN=Signer, serial number from the public key, valid from now (UTC, hour
 // kept, minutes and seconds zero) for years years (1..31), with the
-// extensions of spec/nerves_key.md §7.5.
+// extensions of docs/nerves_key.md §7.5.
 //
 // key may be any [crypto.Signer] holding a P-256 key (an HSM or KMS key
 // works); its signature is verified. The certificate is checked to
@@ -178,30 +174,12 @@ func checkRebuild(der []byte, t Template, rebuild func(*Compressed) ([]byte, err
 	return Compare(der, rebuilt)
 }
 
-// checkManufacturerSN applies new_device's rules to a device CN, plus
-// valid UTF-8 (it is a UTF8String) and non-empty.
-func checkManufacturerSN(sn string) error {
-	var why string
-	switch {
-	case sn == "":
-		why = "is empty"
-	case len(sn) > MaxManufacturerSNLen:
-		why = fmt.Sprintf("is %d bytes, max %d", len(sn), MaxManufacturerSNLen)
-	case strings.Contains(sn, "/"):
-		why = "contains '/'"
-	case !utf8.ValidString(sn):
-		why = "is not valid UTF-8"
-	default:
-		return nil
-	}
-	return fmt.Errorf("%w %q: %s", ErrInvalidName, sn, why)
-}
-
 // NewDevice creates and signs a NervesKey device certificate for
 // devicePub, like nerves_key's new_device, and returns it with its
 // compressed form (for slot 10, or 9 for aux):
 //
-//   - subject CN = manufacturerSN (1..48 bytes of UTF-8, no '/');
+//   - subject CN = manufacturerSN, which the caller has checked with the
+//     serial rule (internal/layout ManufacturerSNProblem);
 //   - issuer copied from signerCert's subject, authority key identifier
 //     from its subject key identifier (omitted if it has none);
 //   - valid 31 years from now (UTC, hour kept, minutes and seconds zero);
@@ -220,9 +198,6 @@ func checkManufacturerSN(sn string) error {
 // compressed dates hold February 28, so nerves_key rebuilds the same bytes.
 func NewDevice(rand io.Reader, devicePub *ecdsa.PublicKey, chipSN [9]byte, manufacturerSN string,
 	signerCert *x509.Certificate, signerKey crypto.Signer, now time.Time) (der []byte, comp *Compressed, err error) {
-	if err := checkManufacturerSN(manufacturerSN); err != nil {
-		return nil, nil, err
-	}
 	if signerCert == nil || signerKey == nil {
 		return nil, nil, fmt.Errorf("nil signer certificate or key: %w", ErrKey)
 	}

@@ -25,10 +25,6 @@ var (
 	// field (issue years 2000–2031, validity 1–31 years).
 	ErrDateRange = errors.New("date cannot be represented in a compressed certificate")
 
-	// ErrInvalidName means a manufacturer serial number cannot be used as a
-	// device certificate common name.
-	ErrInvalidName = errors.New("invalid manufacturer serial number")
-
 	// ErrKey means a key cannot be used: a signer key PEM without a
 	// readable, unencrypted key block, a key that is not a P-256 ECDSA key,
 	// or one that does not match the certificate it is used with.

@@ -1,13 +1,15 @@
-package atecc
+package layout
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/nerveskey/nerveskey/internal/atecc"
 )
 
-// NervesKey OTP layout (spec/nerves_key.md §5.1).
+// NervesKey OTP layout (docs/nerves_key.md §5.1).
 const (
 	otpMagic        = "Nrvs" // bytes 0–3
 	otpBoardNameLen = 10     // bytes 6–15
@@ -15,12 +17,12 @@ const (
 	otpLongSNLen    = 48     // flags 1: bytes 16–63
 	otpUserLen      = 32
 
-	// MaxOTPBoardNameLen is the longest board name, in bytes, the NervesKey
+	// MaxBoardNameLen is the longest board name, in bytes, the NervesKey
 	// OTP holds.
-	MaxOTPBoardNameLen = otpBoardNameLen
-	// MaxOTPManufacturerSNLen is the longest manufacturer serial number, in
+	MaxBoardNameLen = otpBoardNameLen
+	// MaxManufacturerSNLen is the longest manufacturer serial number, in
 	// bytes, that nerves_key's OTP.new accepts (the layout holds 48).
-	MaxOTPManufacturerSNLen = 32
+	MaxManufacturerSNLen = 32
 )
 
 // OTP flags values (bytes 4–5, big-endian).
@@ -55,8 +57,8 @@ func (e *OTPError) Error() string {
 // Unwrap returns ErrNotNervesKeyOTP or ErrOTPValue.
 func (e *OTPError) Unwrap() error { return e.Err }
 
-// NervesKeyOTP is the NervesKey OTP zone (nerves_key's NervesKey.OTP,
-// spec/nerves_key.md §5.1):
+// OTP is the NervesKey OTP zone (nerves_key's NervesKey.OTP,
+// docs/nerves_key.md §5.1):
 //
 //	bytes 0–3    magic "Nrvs"
 //	bytes 4–5    flags, big-endian: 1 = long serial, anything else = short
@@ -66,51 +68,44 @@ func (e *OTPError) Unwrap() error { return e.Err }
 //
 // Board name and serial number are held with trailing zero bytes trimmed,
 // as nerves_key reads them.
-type NervesKeyOTP struct {
+type OTP struct {
 	Flags          uint16
 	BoardName      string
 	ManufacturerSN string
 	User           [otpUserLen]byte // short layout only; zero otherwise
 }
 
-// NewNervesKeyOTP returns the OTP contents nerves_key's provisioning writes
+// NewOTP returns the OTP contents nerves_key's provisioning writes
 // (OTP.new with no user data): flags 0 and 32 zero user bytes for a serial
 // of up to 16 bytes, flags 1 for 17 to 32 bytes. Unlike nerves_key, which
-// silently truncates a board name over 10 bytes, it refuses one, and it
-// refuses an empty serial and zero bytes in either value (they would not
-// read back). Errors are *OTPError values wrapping ErrOTPValue.
-func NewNervesKeyOTP(boardName, manufacturerSN string) (NervesKeyOTP, error) {
-	bad := func(field, format string, args ...any) (NervesKeyOTP, error) {
-		return NervesKeyOTP{}, &OTPError{Field: field, Msg: fmt.Sprintf(format, args...), Err: ErrOTPValue}
+// silently truncates a board name over 10 bytes, it refuses what
+// [ManufacturerSNProblem] and [BoardNameProblem] refuse. Errors are *OTPError values wrapping ErrOTPValue.
+func NewOTP(boardName, manufacturerSN string) (OTP, error) {
+	bad := func(field, format string, args ...any) (OTP, error) {
+		return OTP{}, &OTPError{Field: field, Msg: fmt.Sprintf(format, args...), Err: ErrOTPValue}
 	}
-	switch {
-	case len(boardName) > otpBoardNameLen:
-		return bad("board name", "%q is %d bytes, max %d", boardName, len(boardName), otpBoardNameLen)
-	case bytes.IndexByte([]byte(boardName), 0) >= 0:
-		return bad("board name", "%q contains a zero byte", boardName)
-	case manufacturerSN == "":
-		return bad("manufacturer serial number", "is empty")
-	case len(manufacturerSN) > MaxOTPManufacturerSNLen:
-		return bad("manufacturer serial number", "%q is %d bytes, max %d", manufacturerSN, len(manufacturerSN), MaxOTPManufacturerSNLen)
-	case bytes.IndexByte([]byte(manufacturerSN), 0) >= 0:
-		return bad("manufacturer serial number", "%q contains a zero byte", manufacturerSN)
+	if why := BoardNameProblem(boardName); why != "" {
+		return bad("board name", "%q %s", boardName, why)
 	}
-	o := NervesKeyOTP{Flags: OTPFlagsShortSN, BoardName: boardName, ManufacturerSN: manufacturerSN}
+	if why := ManufacturerSNProblem(manufacturerSN); why != "" {
+		return bad("manufacturer serial number", "%q %s", manufacturerSN, why)
+	}
+	o := OTP{Flags: OTPFlagsShortSN, BoardName: boardName, ManufacturerSN: manufacturerSN}
 	if len(manufacturerSN) > otpShortSNLen {
 		o.Flags = OTPFlagsLongSN
 	}
 	return o, nil
 }
 
-// ParseNervesKeyOTP decodes an OTP zone as nerves_key's OTP.from_raw does.
+// ParseOTP decodes an OTP zone as nerves_key's OTP.from_raw does.
 // The only failure is a magic other than "Nrvs" (*OTPError wrapping
 // ErrNotNervesKeyOTP); every flags value is accepted, 1 selecting the long
 // layout and any other the short one.
-func ParseNervesKeyOTP(b [OTPSize]byte) (NervesKeyOTP, error) {
+func ParseOTP(b [atecc.OTPSize]byte) (OTP, error) {
 	if string(b[:4]) != otpMagic {
-		return NervesKeyOTP{}, &OTPError{Field: "magic", Msg: fmt.Sprintf("is %x, want %x (%q)", b[:4], otpMagic, otpMagic), Err: ErrNotNervesKeyOTP}
+		return OTP{}, &OTPError{Field: "magic", Msg: fmt.Sprintf("is %x, want %x (%q)", b[:4], otpMagic, otpMagic), Err: ErrNotNervesKeyOTP}
 	}
-	o := NervesKeyOTP{Flags: binary.BigEndian.Uint16(b[4:6])}
+	o := OTP{Flags: binary.BigEndian.Uint16(b[4:6])}
 	o.BoardName = trimZeros(b[6 : 6+otpBoardNameLen])
 	sn := b[16:]
 	if o.Flags != OTPFlagsLongSN {
@@ -124,14 +119,14 @@ func ParseNervesKeyOTP(b [OTPSize]byte) (NervesKeyOTP, error) {
 // Marshal returns the 64 OTP bytes. It fails with an *OTPError wrapping
 // ErrOTPValue if a field does not fit its layout (the long layout has no
 // user data), never silently truncating.
-func (o *NervesKeyOTP) Marshal() ([OTPSize]byte, error) {
-	var b [OTPSize]byte
+func (o *OTP) Marshal() ([atecc.OTPSize]byte, error) {
+	var b [atecc.OTPSize]byte
 	snMax := otpShortSNLen
 	if o.Flags == OTPFlagsLongSN {
 		snMax = otpLongSNLen
 	}
-	bad := func(field, format string, args ...any) ([OTPSize]byte, error) {
-		return [OTPSize]byte{}, &OTPError{Field: field, Msg: fmt.Sprintf(format, args...), Err: ErrOTPValue}
+	bad := func(field, format string, args ...any) ([atecc.OTPSize]byte, error) {
+		return [atecc.OTPSize]byte{}, &OTPError{Field: field, Msg: fmt.Sprintf(format, args...), Err: ErrOTPValue}
 	}
 	switch {
 	case len(o.BoardName) > otpBoardNameLen:

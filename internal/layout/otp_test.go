@@ -1,22 +1,23 @@
-package atecc
+package layout
 
 import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/atecc"
 	"os"
 	"strings"
 	"testing"
 )
 
 // otpHex builds 64 OTP bytes from hex pieces, zero-padded at the end.
-func otpHex(t testing.TB, parts ...string) [OTPSize]byte {
+func otpHex(t testing.TB, parts ...string) [atecc.OTPSize]byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.Join(parts, ""))
-	if err != nil || len(b) > OTPSize {
+	if err != nil || len(b) > atecc.OTPSize {
 		t.Fatalf("bad OTP hex: %v (%d bytes)", err, len(b))
 	}
-	var o [OTPSize]byte
+	var o [atecc.OTPSize]byte
 	copy(o[:], b)
 	return o
 }
@@ -28,15 +29,15 @@ func TestNervesKeyOTPVectors(t *testing.T) {
 	for i := range user {
 		user[i] = byte(i)
 	}
-	withUser, err := NewNervesKeyOTP("my_board", "1234578")
+	withUser, err := NewOTP("my_board", "1234578")
 	if err != nil {
 		t.Fatal(err)
 	}
 	copy(withUser.User[:], user)
 	for _, tt := range []struct {
 		name string
-		otp  NervesKeyOTP
-		want [OTPSize]byte
+		otp  OTP
+		want [atecc.OTPSize]byte
 	}{
 		{"user data", withUser, otpHex(t, "4e727673", "0000", hex.EncodeToString([]byte("my_board")), "0000",
 			hex.EncodeToString([]byte("1234578")), strings.Repeat("00", 9), hex.EncodeToString(user))},
@@ -55,20 +56,20 @@ func TestNervesKeyOTPVectors(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("Marshal = %x\nwant      %x", got, tt.want)
 			}
-			back, err := ParseNervesKeyOTP(got)
+			back, err := ParseOTP(got)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if back != tt.otp {
-				t.Fatalf("ParseNervesKeyOTP = %+v, want %+v", back, tt.otp)
+				t.Fatalf("ParseOTP = %+v, want %+v", back, tt.otp)
 			}
 		})
 	}
 }
 
-func mustOTP(t testing.TB, board, sn string) NervesKeyOTP {
+func mustOTP(t testing.TB, board, sn string) OTP {
 	t.Helper()
-	o, err := NewNervesKeyOTP(board, sn)
+	o, err := NewOTP(board, sn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestNewNervesKeyOTPRejects(t *testing.T) {
 		{"serial 33 bytes", "b", strings.Repeat("x", 33)},
 		{"serial NUL", "b", "12\x00"},
 	} {
-		_, err := NewNervesKeyOTP(tt.board, tt.sn)
+		_, err := NewOTP(tt.board, tt.sn)
 		if !errors.Is(err, ErrOTPValue) {
 			t.Errorf("%s: err = %v, want ErrOTPValue", tt.name, err)
 		}
@@ -91,7 +92,7 @@ func TestNewNervesKeyOTPRejects(t *testing.T) {
 			t.Errorf("%s: err %T is not an *OTPError", tt.name, err)
 		}
 	}
-	o := NervesKeyOTP{Flags: OTPFlagsLongSN, ManufacturerSN: "x", User: [32]byte{1}}
+	o := OTP{Flags: OTPFlagsLongSN, ManufacturerSN: "x", User: [32]byte{1}}
 	if _, err := o.Marshal(); !errors.Is(err, ErrOTPValue) {
 		t.Errorf("long layout with user data: err = %v, want ErrOTPValue", err)
 	}
@@ -99,7 +100,7 @@ func TestNewNervesKeyOTPRejects(t *testing.T) {
 
 func TestParseNervesKeyOTPBadMagic(t *testing.T) {
 	for _, magic := range []string{"00000000", "4e727674", "ffffffff"} {
-		_, err := ParseNervesKeyOTP(otpHex(t, magic))
+		_, err := ParseOTP(otpHex(t, magic))
 		if !errors.Is(err, ErrNotNervesKeyOTP) {
 			t.Errorf("magic %s: err = %v, want ErrNotNervesKeyOTP", magic, err)
 		}
@@ -107,8 +108,8 @@ func TestParseNervesKeyOTPBadMagic(t *testing.T) {
 }
 
 // elixirOTPs returns the OTP images of the Elixir-written chips.
-func elixirOTPs(tb testing.TB) [][OTPSize]byte {
-	var out [][OTPSize]byte
+func elixirOTPs(tb testing.TB) [][atecc.OTPSize]byte {
+	var out [][atecc.OTPSize]byte
 	for _, f := range []string{"../../testdata/elixir-chips.json", "../../testdata/elixir-extra.json"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -138,12 +139,12 @@ func FuzzNervesKeyOTP(f *testing.F) {
 	for _, o := range elixirOTPs(f) {
 		f.Add(o[:])
 	}
-	f.Add(make([]byte, OTPSize))
+	f.Add(make([]byte, atecc.OTPSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) != OTPSize {
+		if len(b) != atecc.OTPSize {
 			return
 		}
-		o, err := ParseNervesKeyOTP([OTPSize]byte(b))
+		o, err := ParseOTP([atecc.OTPSize]byte(b))
 		if err != nil {
 			if !errors.Is(err, ErrNotNervesKeyOTP) {
 				t.Fatalf("error %v does not wrap ErrNotNervesKeyOTP", err)
@@ -158,15 +159,42 @@ func FuzzNervesKeyOTP(f *testing.F) {
 			t.Fatalf("round trip changed %x into %x", b, back)
 		}
 		// The encoder's rules hold for what it accepts.
-		if n, err := NewNervesKeyOTP(o.BoardName, o.ManufacturerSN); err == nil {
+		if n, err := NewOTP(o.BoardName, o.ManufacturerSN); err == nil {
 			enc, err := n.Marshal()
 			if err != nil {
-				t.Fatalf("NewNervesKeyOTP(%q, %q).Marshal: %v", o.BoardName, o.ManufacturerSN, err)
+				t.Fatalf("NewOTP(%q, %q).Marshal: %v", o.BoardName, o.ManufacturerSN, err)
 			}
-			again, err := ParseNervesKeyOTP(enc)
+			again, err := ParseOTP(enc)
 			if err != nil || again.BoardName != o.BoardName || again.ManufacturerSN != o.ManufacturerSN {
 				t.Fatalf("encoded %q/%q reads back as %+v, %v", o.BoardName, o.ManufacturerSN, again, err)
 			}
 		}
 	})
+}
+
+// TestManufacturerSNProblem checks the one serial rule at its edges.
+func TestManufacturerSNProblem(t *testing.T) {
+	long := strings.Repeat("x", MaxManufacturerSNLen)
+	for _, tt := range []struct {
+		sn string
+		ok bool
+	}{
+		{"N", true}, {long, true}, {"a=b", true}, {"é", true},
+		{"", false}, {long + "x", false}, {"a/b", false}, {"\xff", false}, {"a\x00", false}, {"a\nb", false},
+	} {
+		if got := ManufacturerSNProblem(tt.sn); (got == "") != tt.ok {
+			t.Errorf("ManufacturerSNProblem(%q) = %q, want ok %v", tt.sn, got, tt.ok)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{{"", true}, {"NervesKey", true}, {"0123456789", true}, {"0123456789a", false}, {"a\x00", false}, {"\xff", false}} {
+		if got := BoardNameProblem(tt.name); (got == "") != tt.ok {
+			t.Errorf("BoardNameProblem(%q) = %q, want ok %v", tt.name, got, tt.ok)
+		}
+	}
+	if got := DefaultManufacturerSN([9]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}); len(got) != 15 {
+		t.Errorf("DefaultManufacturerSN = %q, want 15 characters", got)
+	}
 }
