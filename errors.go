@@ -74,3 +74,56 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	return e.Op + ": not permitted by the chip's configuration: " + e.Reason
 }
+
+// Provisioning errors. Provision wraps them with the reason.
+var (
+	// ErrAlreadyProvisioned reports a chip whose data zone and key slot
+	// are locked and which is not the chip the inputs make (the error
+	// says what differs): it cannot be provisioned again. ProvisionAux
+	// still works. The chip the inputs make is a success instead, with
+	// ProvisionResult.Status AlreadyProvisioned.
+	ErrAlreadyProvisioned = errors.New("chip already provisioned")
+	// ErrConfigIncompatible reports a chip whose configuration zone is
+	// locked with a configuration other than the one asked for (not a
+	// NervesKey's, or regular where volatile keys were asked for, or the
+	// reverse). Nothing was written.
+	ErrConfigIncompatible = errors.New("configuration zone locked with an incompatible configuration")
+	// ErrVolatileUnsupported reports a request for volatile-key
+	// provisioning on a chip without the persistent latch (an ATECC508A).
+	ErrVolatileUnsupported = errors.New("chip does not support volatile keys (ATECC608A/B only)")
+	// ErrInvalidInput is wrapped by every *InputError.
+	ErrInvalidInput = errors.New("invalid provisioning input")
+	// ErrAborted reports a run that ProvisionOptions.Confirm stopped by
+	// returning an error, which is wrapped too. Nothing was written.
+	ErrAborted = errors.New("aborted before the first write")
+	// ErrVerify reports provisioned data that did not verify: the chip
+	// does not hold what was written, or its key does not match its
+	// certificate.
+	ErrVerify = errors.New("provisioned data did not verify")
+)
+
+// An InputError reports an input Provision or ProvisionAux refused before
+// writing anything. It unwraps to ErrInvalidInput and to Err, if set (for
+// example a *MismatchError for a signer that is not compressible).
+type InputError struct {
+	Field  string // e.g. "manufacturer serial number", "board name", "signer certificate", "clock"
+	Reason string // what is wrong, e.g. "is 49 bytes, max 32"
+	Err    error  // the underlying error, or nil
+}
+
+// Error describes the field and the reason.
+func (e *InputError) Error() string {
+	s := "invalid " + e.Field + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns ErrInvalidInput and Err.
+func (e *InputError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidInput}
+	}
+	return []error{ErrInvalidInput, e.Err}
+}
