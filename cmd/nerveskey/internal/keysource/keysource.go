@@ -38,7 +38,12 @@ type Options struct {
 	// token factory") when no other source gives one. It is called only
 	// when a secret is needed.
 	Prompt func(what string) ([]byte, error)
+	// AnyType accepts keys of any type (RSA, other curves), for keys
+	// that sign something other than chip certificates: a company CA's.
+	AnyType bool
 }
+
+func (o *Options) anyType() bool { return o != nil && o.AnyType }
 
 func (o *Options) getenv(k string) string {
 	if o == nil || o.Getenv == nil {
@@ -93,7 +98,7 @@ func Open(ctx context.Context, value string, opts *Options) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parsePEMKey(data, func() ([]byte, error) { return passphrase(value, opts) })
+	s, err := parsePEMKey(data, func() ([]byte, error) { return passphrase(value, opts) }, opts.anyType())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", value, err)
 	}
@@ -129,7 +134,7 @@ func trimLine(b []byte) []byte {
 // "PRIVATE KEY" or "ENCRYPTED PRIVATE KEY" (pass is called for the
 // passphrase only then). Other blocks ("EC PARAMETERS", certificates) are
 // skipped.
-func parsePEMKey(data []byte, pass func() ([]byte, error)) (crypto.Signer, error) {
+func parsePEMKey(data []byte, pass func() ([]byte, error), anyType bool) (crypto.Signer, error) {
 	for rest := data; ; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
@@ -144,13 +149,13 @@ func parsePEMKey(data []byte, pass func() ([]byte, error)) (crypto.Signer, error
 			if err != nil {
 				return nil, err
 			}
-			return checkKey(k)
+			return checkKey(k, anyType)
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 			if err != nil {
 				return nil, err
 			}
-			return checkKey(k)
+			return checkKey(k, anyType)
 		case "ENCRYPTED PRIVATE KEY":
 			e, err := parseEncryptedPKCS8(b.Bytes)
 			if err != nil {
@@ -168,7 +173,7 @@ func parsePEMKey(data []byte, pass func() ([]byte, error)) (crypto.Signer, error
 			if err != nil {
 				return nil, &PKCS8Error{Msg: "wrong passphrase (or corrupt key): the decrypted key does not parse", Wrong: true}
 			}
-			return checkKey(k)
+			return checkKey(k, anyType)
 		}
 	}
 }
@@ -184,19 +189,24 @@ func (e *KeyTypeError) Error() string {
 }
 
 // checkKey returns k as a crypto.Signer if it is a P-256 ECDSA key.
-func checkKey(k any) (crypto.Signer, error) {
-	var pub crypto.PublicKey = k
-	if s, ok := k.(crypto.Signer); ok {
-		pub = s.Public()
+// With anyType, any crypto.Signer is accepted.
+func checkKey(k any, anyType bool) (crypto.Signer, error) {
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key is %T, which cannot sign", k)
 	}
-	if err := checkPublic(pub); err != nil {
+	if anyType {
+		return s, nil
+	}
+	if err := CheckPublic(s.Public()); err != nil {
 		return nil, err
 	}
-	return k.(crypto.Signer), nil
+	return s, nil
 }
 
-// checkPublic reports a public key that is not P-256 ECDSA.
-func checkPublic(pub crypto.PublicKey) error {
+// CheckPublic returns a *KeyTypeError for a public key that is not
+// P-256 ECDSA, else nil.
+func CheckPublic(pub crypto.PublicKey) error {
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
 		if p.Curve == elliptic.P256() {

@@ -50,7 +50,7 @@ func openPKCS11(ctx context.Context, u *URI, opts *Options) (*Key, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", desc, pkcs11Error(err, u))
 	}
-	if err := checkPublic(signer.Public()); err != nil {
+	if err := CheckPublic(signer.Public()); err != nil && !opts.anyType() {
 		c11.Close()
 		return nil, fmt.Errorf("%s: %w", desc, err)
 	}

@@ -48,21 +48,21 @@ func pemDER(t testing.TB, data []byte) []byte {
 // TestEncryptedPKCS8Vectors decrypts the committed OpenSSL keys: each
 // must give the same key as the unencrypted file, and sign.
 func TestEncryptedPKCS8Vectors(t *testing.T) {
-	want, err := parsePEMKey(readPEM(t, "plain-p256.pem"), nil)
+	want, err := parsePEMKey(readPEM(t, "plain-p256.pem"), nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"aes256-sha256.pem", "aes128-sha1.pem", "aes192-sha512.pem"} {
 		t.Run(name, func(t *testing.T) {
 			data := readPEM(t, name)
-			k, err := parsePEMKey(data, func() ([]byte, error) { return []byte(testPassphrase), nil })
+			k, err := parsePEMKey(data, func() ([]byte, error) { return []byte(testPassphrase), nil }, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !k.Public().(*ecdsa.PublicKey).Equal(want.Public()) {
 				t.Fatal("decrypted key differs from the plain one")
 			}
-			_, err = parsePEMKey(data, func() ([]byte, error) { return []byte("correct horsf"), nil })
+			_, err = parsePEMKey(data, func() ([]byte, error) { return []byte("correct horsf"), nil }, false)
 			if !errors.Is(err, ErrWrongPassphrase) {
 				t.Fatalf("wrong passphrase: got %v, want ErrWrongPassphrase", err)
 			}
@@ -184,7 +184,7 @@ func TestEncryptedPKCS8Malformed(t *testing.T) {
 				// Only the ciphertext's first blocks may change
 				// without bad padding; then the key must not parse.
 				if _, err := parsePEMKey(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: b}),
-					func() ([]byte, error) { return []byte(testPassphrase), nil }); err == nil && !bytes.Equal(b, good) {
+					func() ([]byte, error) { return []byte(testPassphrase), nil }, false); err == nil && !bytes.Equal(b, good) {
 					t.Logf("byte %d: damaged key still decrypts and parses", i)
 				}
 			}
