@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
 // readManifest parses every line of a manifest file, failing on any line
@@ -395,4 +397,45 @@ func TestVerificationCert(t *testing.T) {
 		t.Errorf("files: %v (a key for the verification certificate must not be written)", entries)
 	}
 	checkError(t, nk(t, dir, "", "signer", "verification-cert", "--signer-cert", "signer.cert", "--signer-key", "signer.key"), 2, "--code")
+}
+
+// TestManifestResumed: a run that finishes an interrupted chip records
+// status "resumed".
+func TestManifestResumed(t *testing.T) {
+	needTool(t, "openssl")
+	dir := t.TempDir()
+	certFile, keyFile := copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
+	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608B})
+	defer sim.Close()
+	chip, err := nerveskey.OpenChip(t.Context(), sim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
+		if e.Step == nerveskey.StepLockConfig && e.Done {
+			cancel()
+		}
+	}}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
+	if err := provisionChip(ctx, chip, info, signerCert, signer, opts); err == nil {
+		t.Fatal("interrupted Provision succeeded")
+	}
+	chip.Close()
+	data, err := json.Marshal(sim.Image())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "chip.json"), data)
+	ok(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", certFile, "--signer-key", keyFile,
+		"--sn", "NK-RESUME", "--board", "b", "--yes", "--manifest", "m.jsonl")
+	recs := readManifest(t, filepath.Join(dir, "m.jsonl"))
+	if len(recs) != 1 || recs[0].Status != "resumed" || recs[0].ManufacturerSN != "NK-RESUME" {
+		t.Fatalf("manifest after a resumed run: %+v", recs)
+	}
+	checkRecord(t, dir, "chip.json", recs[0], certFile)
 }

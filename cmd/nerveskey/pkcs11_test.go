@@ -97,7 +97,19 @@ func TestPKCS11Factory(t *testing.T) {
 	if out := openssl(t, dir, "verify", "-CAfile", "ca.pem", "-untrusted", "cross.pem", "dev-"+chips[0].serial+".pem"); !strings.Contains(out, ": OK") {
 		t.Errorf("openssl verify through an HSM-issued cross certificate: %s", out)
 	}
+	// aux provision with the HSM key as the second signer.
+	ok(t, dir, "", "signer", "create", "hsm-aux", "--key", uri, "--years-valid", "2")
+	ok(t, dir, "", "--sim", "chip-608a.json", "aux", "provision", "--signer-cert", "hsm-aux.cert", "--signer-key", uri)
+	writeFile(t, filepath.Join(dir, "aux.pem"), []byte(ok(t, dir, "", "--sim", "chip-608a.json", "cert", "device", "--aux").stdout))
+	if out := openssl(t, dir, "verify", "-CAfile", "hsm-aux.cert", "aux.pem"); !strings.Contains(out, "aux.pem: OK") {
+		t.Errorf("openssl verify of the aux certificate: %s", out)
+	}
 	noPrivateKeys(t, dir)
+	// device create writes a key file by design (a debug device); do it
+	// elsewhere.
+	dbg := t.TempDir()
+	ok(t, dbg, "", "device", "create", "dbg", "--signer-cert", filepath.Join(dir, "hsm.cert"), "--signer-key", uri)
+	openssl(t, dbg, "verify", "-CAfile", filepath.Join(dir, "hsm.cert"), "dbg.cert")
 
 	// Bad inputs.
 	wrongPIN := filepath.Join(tok.Dir, "wrong-pin")
@@ -188,7 +200,7 @@ func TestPKCS11LibraryPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		info := nerveskey.ProvisioningInfo{ManufacturerSN: "HSM-" + rev.String(), BoardName: "hsm"}
-		if err := provisionChip(t, c, info, signerCert, signer); err != nil {
+		if err := provisionChip(t.Context(), c, info, signerCert, signer, nil); err != nil {
 			t.Fatalf("%v: %v", rev, err)
 		}
 		dev, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
@@ -230,7 +242,7 @@ func BenchmarkProvisionSigner(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := provisionChip(b, c, nerveskey.ProvisioningInfo{ManufacturerSN: "B", BoardName: "b"}, signerCert, bc.signer); err != nil {
+				if err := provisionChip(b.Context(), c, nerveskey.ProvisioningInfo{ManufacturerSN: "B", BoardName: "b"}, signerCert, bc.signer, nil); err != nil {
 					b.Fatal(err)
 				}
 				bus += sim.Stats().BusTime

@@ -1,16 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
-	"testing"
 
 	"github.com/nerveskey/nerveskey"
 )
 
-// provisionChip runs the library's Provision with defaults. (Kept apart
-// so that the change of Provision's result is a one-line edit here.)
-func provisionChip(tb testing.TB, c *nerveskey.Chip, info nerveskey.ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer) error {
-	tb.Helper()
-	return c.Provision(tb.Context(), info, signerCert, signer, nil)
+// provisionChip runs the library's Provision. (Kept apart so that the
+// change of Provision's result is a one-line edit here.)
+func provisionChip(ctx context.Context, c *nerveskey.Chip, info nerveskey.ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *nerveskey.ProvisionOptions) error {
+	return c.Provision(ctx, info, signerCert, signer, opts)
 }
