@@ -253,3 +253,28 @@ func BenchmarkProvisionSigner(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSignerSign is one signature by each signer: what provisioning
+// adds per signature with the key in SoftHSM2 rather than in memory.
+func BenchmarkSignerSign(b *testing.B) {
+	tok := softhsmtest.New(b, "bench")
+	tok.GenKey(b, "EC:prime256v1", "signer", "01")
+	hsm := hsmSigner(b, tok.URI(b, "signer"))
+	file, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := make([]byte, 32)
+	for _, bc := range []struct {
+		name   string
+		signer crypto.Signer
+	}{{"file", file}, {"softhsm", hsm}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.signer.Sign(rand.Reader, digest, crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
