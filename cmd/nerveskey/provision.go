@@ -30,6 +30,10 @@ Examples:
 	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --dry-run
 	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --sn NK-000123 --board rpi4
 	$ nerveskey --sim chip.json provision --signer-cert signer.cert --signer-key signer.key --yes --json
+	$ nerveskey provision --signer-cert signer.cert --signer-key 'pkcs11:token=factory;object=signer' --manifest devices.jsonl --yes
+
+--signer-key takes a PEM file or a PKCS#11 URI (an HSM or KMS key);
+--manifest appends one JSON line per chip. See docs/factory.md.
 
 Every input (signer certificate and key, serial number, board name, the
 chip's revision and lock state, the clock) is checked and the plan printed
