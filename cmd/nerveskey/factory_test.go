@@ -112,6 +112,12 @@ func TestManifest(t *testing.T) {
 		t.Errorf("the plan lacks the device certificate's expiry:\n%s", r.stderr)
 	}
 
+	// A failed run leaves no manifest behind.
+	checkError(t, nk(t, dir, "", "--sim", "missing.json", "provision", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--manifest", "m.jsonl", "--yes"), 1, "missing.json")
+	checkError(t, nk(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--manifest", "m.jsonl", "--yes", "--sn", "a/b"), 1, "serial number")
+	if _, err := os.Stat(filepath.Join(dir, "m.jsonl")); err == nil {
+		t.Fatal("a failed run left a manifest")
+	}
 	ok(t, dir, "", append(prov, "--yes")...)
 	recs := readManifest(t, filepath.Join(dir, "m.jsonl"))
 	if len(recs) != 1 || recs[0].Status != "provisioned" || recs[0].ManufacturerSN != "NK-7" || recs[0].BoardName != "b1" || recs[0].Revision != "ATECC608A" || recs[0].Serial != "0123aabbccddeeff02" {

@@ -141,6 +141,7 @@ func (c *cli) provision(args []string) error {
 
 	s, err := c.open()
 	if err != nil {
+		m.close(true)
 		return err
 	}
 	var out *json.Encoder
