@@ -362,6 +362,13 @@ func TestCrossCert(t *testing.T) {
 	if out := openssl(t, dir, "verify", "-CAfile", "ca.pem", "-untrusted", "cross.pem", "device.pem"); !strings.Contains(out, "device.pem: OK") {
 		t.Errorf("openssl verify through the cross certificate: %s", out)
 	}
+	// A server given root and cross certificate in one CA file accepts
+	// the chain a device sends (device and self-signed signer), as
+	// docs/factory.md §3 says.
+	writeFile(t, filepath.Join(dir, "bundle.pem"), append(readFile(t, filepath.Join(dir, "ca.pem")), readFile(t, filepath.Join(dir, "cross.pem"))...))
+	if out := openssl(t, dir, "verify", "-CAfile", "bundle.pem", "-untrusted", "signer.cert", "device.pem"); !strings.Contains(out, "device.pem: OK") {
+		t.Errorf("openssl verify with root and cross certificate as CAs: %s", out)
+	}
 	// Without it, the company root alone does not reach the device.
 	cmd := exec.Command("openssl", "verify", "-CAfile", "ca.pem", "device.pem")
 	cmd.Dir = dir
