@@ -369,6 +369,12 @@ func TestCrossCert(t *testing.T) {
 	if out := openssl(t, dir, "verify", "-CAfile", "bundle.pem", "-untrusted", "signer.cert", "device.pem"); !strings.Contains(out, "device.pem: OK") {
 		t.Errorf("openssl verify with root and cross certificate as CAs: %s", out)
 	}
+	// A renewed signer certificate for the same key still verifies the
+	// devices made under the old one (docs/factory.md §2).
+	ok(t, dir, "", "signer", "create", "renewed", "--key", "signer.key", "--years-valid", "20")
+	if out := openssl(t, dir, "verify", "-CAfile", "renewed.cert", "device.pem"); !strings.Contains(out, "device.pem: OK") {
+		t.Errorf("openssl verify under the renewed signer: %s", out)
+	}
 	// Without it, the company root alone does not reach the device.
 	cmd := exec.Command("openssl", "verify", "-CAfile", "ca.pem", "device.pem")
 	cmd.Dir = dir
