@@ -1,12 +1,15 @@
 package nerveskey_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,6 +205,164 @@ func BenchmarkTLSHandshake32(b *testing.B) {
 				b.ReportMetric(float64(b.N)/st.BusTime.Seconds(), "hs/s-modeled")
 				b.ReportMetric(1/signTime.Seconds(), "chip-bound-hs/s")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hs/s-wall")
+			})
+		}
+	}
+}
+
+// realtimeBus is a simulated chip on the wall clock: every Tx and Sleep
+// also waits, in real time, the virtual time it took on the chip, so a
+// benchmark's elapsed time holds the modeled chip and bus time plus
+// everything the host does (TLS, the driver, sleep overshoot). Now stays
+// the chip's virtual time, so the chip model and the driver agree.
+type realtimeBus struct {
+	*nerveskeytest.Chip
+}
+
+func (r realtimeBus) Tx(addr uint16, w, rd []byte) error {
+	t0 := r.Chip.Now()
+	err := r.Chip.Tx(addr, w, rd)
+	time.Sleep(r.Chip.Now().Sub(t0))
+	return err
+}
+
+func (r realtimeBus) Sleep(ctx context.Context, d time.Duration) error {
+	if err := r.Chip.Sleep(ctx, d); err != nil {
+		return err
+	}
+	time.Sleep(d)
+	return ctx.Err()
+}
+
+// BenchmarkTLSRealTime runs TLS 1.3 mutual-TLS handshakes in real time
+// (realtimeBus: the chip's modeled time is waited for on the wall clock)
+// from 1, 8 and 32 concurrent clients sharing one Key, against an
+// in-process server. hs/s is handshakes per wall-clock second, host TLS
+// work included; chip-bound-hs/s is 1 / the modeled time of one Key.Sign
+// measured in the same run, and of-bound their ratio (1 = the chip is the
+// only limit). "batch" is the default: signatures queued at once share
+// wake cycles; "nobatch" gives each its own, as before; "resume" (batched)
+// sets TLSOptions.Resume: reconnections skip the chip, so the bound no
+// longer applies.
+func BenchmarkTLSRealTime(b *testing.B) {
+	needSim(b, "bus statistics")
+	for _, rev := range benchRevisions {
+		for _, mode := range []string{"nobatch", "batch", "resume"} {
+			resume := mode == "resume"
+			for _, clients := range []int{1, 8, 32} {
+				name := fmt.Sprintf("%v/%s/clients=%d", rev, mode, clients)
+				b.Run(name, func(b *testing.B) {
+					chip := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})
+					k, err := nerveskey.Open(b.Context(), realtimeBus{chip}, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer k.Close()
+					if mode == "nobatch" {
+						nerveskey.NoBatch(k)
+					}
+					pool, _, _ := signerPool(b, k)
+					srv := newServerCert(b)
+					addr := startTLSServer(b, srv, pool, tls.VersionTLS13)
+					cfg, err := k.TLSConfig(b.Context(), &nerveskey.TLSOptions{RootCAs: srv.pool, ServerName: "localhost", Resume: resume})
+					if err != nil {
+						b.Fatal(err)
+					}
+					chip.ResetStats()
+					d := sha256.Sum256(nil)
+					for range 4 {
+						if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+							b.Fatal(err)
+						}
+					}
+					signTime := chip.Stats().BusTime / 4
+					// One handshake first, so that with Resume the clients
+					// find a session.
+					c, err := tls.Dial("tcp", addr, cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.WriteString(c, "x\n")
+					io.ReadAll(c)
+					c.Close()
+					chip.ResetStats()
+					var next atomic.Int64
+					b.ResetTimer()
+					var wg sync.WaitGroup
+					for range clients {
+						wg.Go(func() {
+							for next.Add(1) <= int64(b.N) {
+								c, err := tls.Dial("tcp", addr, cfg)
+								if err != nil {
+									b.Error(err)
+									return
+								}
+								io.WriteString(c, "x\n")
+								io.ReadAll(c)
+								c.Close()
+							}
+						})
+					}
+					wg.Wait()
+					b.StopTimer()
+					st := chip.Stats()
+					hs := float64(b.N) / b.Elapsed().Seconds()
+					b.ReportMetric(hs, "hs/s")
+					b.ReportMetric(1/signTime.Seconds(), "chip-bound-hs/s")
+					b.ReportMetric(hs*signTime.Seconds(), "of-bound")
+					b.ReportMetric(float64(st.BusTime.Microseconds())/1000/float64(b.N), "bus-ms/op")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkSignBurst signs from 32 goroutines sharing one Key, with
+// signatures queued for the chip sharing wake cycles ("batch", the
+// default) or each in its own ("nobatch"). bus-ms/op is the modeled time
+// per signature under load; floor-ms/op is the single-signature floor
+// (typical Nonce + Sign, tWHI and wire time), and of-floor their ratio:
+// below 1 when signatures share the wake.
+func BenchmarkSignBurst(b *testing.B) {
+	needSim(b, "bus statistics")
+	for _, rev := range benchRevisions {
+		for _, mode := range []string{"nobatch", "batch"} {
+			b.Run(rev.String()+"/"+mode, func(b *testing.B) {
+				bus := &wireBus{Chip: nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})}
+				k, err := nerveskey.Open(b.Context(), bus, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer k.Close()
+				if mode == "nobatch" {
+					nerveskey.NoBatch(k)
+				}
+				// The single-signature floor, on this chip, with the wire
+				// time of one lone signature.
+				d := sha256.Sum256([]byte("burst"))
+				bus.reset()
+				if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+				bus.mu.Lock()
+				floor := signExec[rev] + tWHI + bus.wire
+				bus.mu.Unlock()
+				bus.reset()
+				b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				st := bus.Stats()
+				perSign := float64(st.BusTime.Microseconds()) / 1000 / float64(b.N)
+				b.ReportMetric(perSign, "bus-ms/op")
+				b.ReportMetric(float64(floor.Microseconds())/1000, "floor-ms/op")
+				b.ReportMetric(perSign*1000/float64(floor.Microseconds()), "of-floor")
+				b.ReportMetric(float64(st.Wakes)/float64(b.N), "wakes/op")
 			})
 		}
 	}

@@ -14,11 +14,12 @@ import (
 // read once. Chip.mu guards it; Chip.forget clears it. Only successful reads
 // are cached.
 type chipCache struct {
-	pub   *ecdsa.PublicKey                   // device public key (GenKey public mode)
-	otp   *[atecc.OTPSize]byte               // OTP zone, raw
-	slots [atecc.NumSlots][]byte             // data slots read in clear, full size; never slot 0
-	certs [2][numCertKinds]*x509.Certificate // rebuilt and verified, by Pair and certKind
-	info  *Info
+	pub      *ecdsa.PublicKey                   // device public key (GenKey public mode)
+	otp      *[atecc.OTPSize]byte               // OTP zone, raw
+	slots    [atecc.NumSlots][]byte             // data slots read in clear, full size; never slot 0
+	certs    [2][numCertKinds]*x509.Certificate // rebuilt and verified, by Pair and certKind
+	info     *Info
+	settings settingsState // settings.go
 }
 
 // PublicKey returns the device public key, computed by the chip from the

@@ -203,19 +203,6 @@ func defaultManufacturerSN(sn [9]byte) string {
 // otp is the decoded NervesKey OTP zone.
 type otp = atecc.NervesKeyOTP
 
-// encodeOTP returns the OTP zone provisioning writes for board and sn,
-// with nerves_key's OTP.new rules: a serial of up to 16 bytes gives flags 0
-// and 32 zero user bytes, 17 to 32 bytes flags 1. A board name over 10
-// bytes, an empty or longer serial, or a zero byte in either gives an
-// *OTPError (nerves_key would truncate the board name silently).
-func encodeOTP(board, sn string) ([atecc.OTPSize]byte, error) {
-	o, err := atecc.NewNervesKeyOTP(board, sn)
-	if err != nil {
-		return [atecc.OTPSize]byte{}, err
-	}
-	return o.Marshal()
-}
-
 // decodeOTP decodes an OTP zone as nerves_key's OTP.from_raw does; a
 // magic other than "Nrvs" gives an *OTPError wrapping ErrNotNervesKeyOTP.
 func decodeOTP(b [atecc.OTPSize]byte) (otp, error) {

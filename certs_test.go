@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"os"
 	"os/exec"
 	"sync"
@@ -346,7 +347,7 @@ func TestCorruptChips(t *testing.T) {
 		{
 			name: "device key replaced",
 			damage: func(img *nerveskeytest.Image) {
-				img.Slots[0] = append(make([]byte, 4), otherKey.D.FillBytes(make([]byte, 32))...)
+				img.Slots[0] = append(make([]byte, 4), testutil.PrivateKeyBytes(t, otherKey)...)
 			},
 			read:    deviceCert(nerveskey.Primary),
 			wantErr: nerveskey.ErrSignature,

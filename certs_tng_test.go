@@ -7,8 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 	"time"
 
@@ -29,33 +29,6 @@ const (
 	tngRootXY = "bd54e66de3875484006b53ae1580d50aa069e78adf5578d85ce2d54dd5b830296bffdd6e6f7256fbd99ef1a116b11d33ad49103aa1858739dcfae437e19d634e"
 )
 
-func unhex(tb testing.TB, s string) []byte {
-	tb.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
-
-func xyOf(tb testing.TB, pub *ecdsa.PublicKey) []byte {
-	tb.Helper()
-	b, err := pub.Bytes()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b[1:]
-}
-
-func newP256(tb testing.TB) *ecdsa.PrivateKey {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
 // tngImage returns a Trust&Go-like image: a provisioned 608B image moved
 // to address 0x35 (config byte 16 = 0x6A), with the fixture's serial,
 // slot 5 MAC and slots 10–12 as given, device key devKey in slot 0, and
@@ -64,13 +37,13 @@ func tngImage(tb testing.TB, devKey *ecdsa.PrivateKey, slot10, slot11, slot12 []
 	tb.Helper()
 	img := provisionedImage(tb, nerveskeytest.ATECC608B)
 	img.Config[16] = 0x35 << 1
-	sn := unhex(tb, tngSN)
+	sn := testutil.Unhex(tb, tngSN)
 	copy(img.Config[0:4], sn[:4])
 	copy(img.Config[8:13], sn[4:])
 	img.OTP = [64]byte{0xAA, 0xBB}
 	clear(img.Slots[5])
 	copy(img.Slots[5], tngMAC)
-	img.Slots[0] = append(make([]byte, 4), devKey.D.FillBytes(make([]byte, 32))...)
+	img.Slots[0] = append(make([]byte, 4), testutil.PrivateKeyBytes(tb, devKey)...)
 	img.Slots[10], img.Slots[11], img.Slots[12] = slot10, slot11, slot12
 	for _, s := range []int{9, 14, 15} {
 		img.Slots[s] = make([]byte, 72)
@@ -91,7 +64,7 @@ func tngChip(tb testing.TB, img *nerveskeytest.Image) (*nerveskey.Chip, *nervesk
 // check (the fixture's device certificate rebuilds byte for byte in
 // internal/atecc/cert, which takes the public key as input).
 func TestTrustAndGoFixture(t *testing.T) {
-	img := tngImage(t, newP256(t), unhex(t, tngSlot10), unhex(t, tngSlot11), unhex(t, tngSlot12))
+	img := tngImage(t, testutil.NewP256(t), testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	c, bus := tngChip(t, img)
 	ctx := t.Context()
 	if c.Addr() != 0x35 {
@@ -101,7 +74,7 @@ func TestTrustAndGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, unhex(t, tngRootXY)...))
+	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, testutil.Unhex(t, tngRootXY)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +93,7 @@ func TestTrustAndGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := comp.Marshal(); !bytes.Equal(m, unhex(t, tngSlot12)) {
+	if m, _ := comp.Marshal(); !bytes.Equal(m, testutil.Unhex(t, tngSlot12)) {
 		t.Errorf("signer compresses to %x, want the fixture slot 12", m)
 	}
 
@@ -177,24 +150,24 @@ func signCompressed(tb testing.TB, c *cert.Compressed, key *ecdsa.PrivateKey, re
 // are the fixture's templates: the device certificate verifies under the
 // signer, and its fields are Microchip's.
 func TestTrustAndGoChip(t *testing.T) {
-	devKey, signerKey, rootKey := newP256(t), newP256(t), newP256(t)
-	signerXY := xyOf(t, &signerKey.PublicKey)
-	sn := [9]byte(unhex(t, tngSN))
+	devKey, signerKey, rootKey := testutil.NewP256(t), testutil.NewP256(t), testutil.NewP256(t)
+	signerXY := testutil.PublicXY(t, &signerKey.PublicKey)
+	sn := [9]byte(testutil.Unhex(t, tngSN))
 
-	sc, err := cert.ParseCompressed(unhex(t, tngSlot12))
+	sc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot12))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Dates = cert.Dates{Year: 2024, Month: 3, Day: 5, Hour: 10, ExpireYears: 28}
 	slot12 := signCompressed(t, sc, rootKey, func(c *cert.Compressed) ([]byte, error) { return cert.TrustAndGoSigner(c, signerXY) })
 
-	dc, err := cert.ParseCompressed(unhex(t, tngSlot10))
+	dc, err := cert.ParseCompressed(testutil.Unhex(t, tngSlot10))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dc.Dates = cert.Dates{Year: 2024, Month: 6, Day: 7, Hour: 11, ExpireYears: 0}
 	slot10 := signCompressed(t, dc, signerKey, func(c *cert.Compressed) ([]byte, error) {
-		return cert.TrustAndGoDevice(c, xyOf(t, &devKey.PublicKey), signerXY, sn, tngMAC)
+		return cert.TrustAndGoDevice(c, testutil.PublicXY(t, &devKey.PublicKey), signerXY, sn, tngMAC)
 	})
 	slot11 := make([]byte, 72)
 	copy(slot11[4:36], signerXY[:32])
@@ -258,8 +231,8 @@ func TestTrustAndGoChip(t *testing.T) {
 // NervesKey templates and key format, subject CN = the MAC, as nerves_key's
 // provision_aux_certificates writes it.
 func TestTrustAndGoAux(t *testing.T) {
-	devKey, signerKey := newP256(t), newP256(t)
-	img := tngImage(t, devKey, unhex(t, tngSlot10), unhex(t, tngSlot11), unhex(t, tngSlot12))
+	devKey, signerKey := testutil.NewP256(t), testutil.NewP256(t)
+	img := tngImage(t, devKey, testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	now := time.Date(2025, 5, 6, 7, 0, 0, 0, time.UTC)
 	signerDER, err := cert.NewSigner(rand.Reader, signerKey, 5, now)
 	if err != nil {
@@ -269,7 +242,7 @@ func TestTrustAndGoAux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn := [9]byte(unhex(t, tngSN))
+	sn := [9]byte(testutil.Unhex(t, tngSN))
 	_, dcomp, err := cert.NewDevice(rand.Reader, &devKey.PublicKey, sn, tngMAC, signerCrt, signerKey, now)
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +253,7 @@ func TestTrustAndGoAux(t *testing.T) {
 	}
 	img.Slots[9], _ = dcomp.Marshal()
 	img.Slots[15], _ = scomp.Marshal()
-	img.Slots[14] = append(xyOf(t, &signerKey.PublicKey), make([]byte, 8)...)
+	img.Slots[14] = append(testutil.PublicXY(t, &signerKey.PublicKey), make([]byte, 8)...)
 
 	c, _ := tngChip(t, img)
 	ctx := t.Context()

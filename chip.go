@@ -248,6 +248,11 @@ func OpenBus(ctx context.Context, name string, opts *Options) (*Chip, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("nerveskey: init periph host drivers: %w", err)
 	}
+	if len(i2creg.All()) == 0 {
+		// Checked first: periph's own error for this case blames a
+		// missing host.Init call, which OpenBus made.
+		return nil, fmt.Errorf("nerveskey: open I2C bus %q: this machine has no I2C bus (check ls /dev/i2c-* and that the i2c-dev kernel module is loaded)", name)
+	}
 	bus, err := i2creg.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("nerveskey: open I2C bus %q: %w (check that the bus exists, e.g. ls /dev/i2c-*, and that you may open it)", name, err)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/big"
 	"os"
 	"os/exec"
@@ -24,18 +25,10 @@ import (
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
-// needTool returns the path of an external program the test runs. When it
-// is missing the test is skipped locally, and fails in CI (CI set).
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed, but CI is set: .ci/run installs it", name)
-		}
-		t.Skipf("skipping: %s not installed; .ci/run installs it", name)
-	}
-	return p
+// needTool is testutil.NeedTool, under the name this package's tests use.
+func needTool(tb testing.TB, name string) string {
+	tb.Helper()
+	return testutil.NeedTool(tb, name)
 }
 
 func TestJWTVerifiesWithGolangJWT(t *testing.T) {

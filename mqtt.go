@@ -29,7 +29,8 @@ type MQTTOptions struct {
 // authenticates devices with mutual TLS: the broker URL, the client ID
 // and the tls.Config of [Key.TLSConfig]. The certificates are read now;
 // every connection and automatic reconnection reuses them and costs one
-// signature. Set handlers, keep-alive and the rest on the result, then
+// signature, or none when TLSOptions.Resume is set and the broker resumes
+// the session (mosquitto does). Set handlers, keep-alive and the rest on the result, then
 // mqtt.NewClient(o).Connect().
 func (k *Key) MQTTClientOptions(ctx context.Context, opts *MQTTOptions) (*mqtt.ClientOptions, error) {
 	if opts == nil || opts.Broker == "" {

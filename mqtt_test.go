@@ -358,3 +358,41 @@ func TestMQTTJWTRenews(t *testing.T) {
 		}
 	})
 }
+
+// TestMQTTMosquittoResume connects 5 times through mosquitto, which
+// requires client certificates and resumes TLS 1.3 sessions: with
+// TLSOptions.Resume the chip signs once; by default, once per connection.
+func TestMQTTMosquittoResume(t *testing.T) {
+	needSim(t, "command hook")
+	for _, tt := range []struct {
+		resume    bool
+		wantSigns int64
+	}{{true, 1}, {false, 5}} {
+		t.Run(fmt.Sprintf("resume=%v", tt.resume), func(t *testing.T) {
+			k, chip := newTestKey(t, nerveskeytest.ATECC608A)
+			_, signer, cn := signerPool(t, k)
+			srv := newServerCert(t)
+			broker, log := startMosquitto(t, srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Raw}))
+			o, err := k.MQTTClientOptions(t.Context(), &nerveskey.MQTTOptions{Broker: broker, TLS: &nerveskey.TLSOptions{
+				RootCAs: srv.pool, ServerName: "localhost", MinVersion: tls.VersionTLS13, Resume: tt.resume,
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			signs := countSigns(chip)
+			for i := range 5 {
+				c := mqtt.NewClient(o)
+				waitToken(t, c.Connect(), fmt.Sprintf("connect %d", i))
+				// A round trip, so the client has read the tickets that
+				// follow the handshake before it disconnects.
+				waitToken(t, c.Publish("nerveskey/resume", 1, false, "x"), "publish")
+				c.Disconnect(100)
+			}
+			if n := signs.Load(); n != tt.wantSigns {
+				t.Errorf("5 connections: %d chip signatures, want %d", n, tt.wantSigns)
+			}
+			// A resumed session keeps the identity the broker verified.
+			log.waitLine(t, fmt.Sprintf("as %s (", cn))
+		})
+	}
+}

@@ -15,8 +15,8 @@ import (
 
 // TestProvisionedRebuildsUnderPythonReference provisions blank chips and
 // rebuilds their certificates, primary and aux, from the raw slot bytes
-// with the independent Python reference of the spec
-// (testdata/nerves_key_ref.py): it must give the bytes nerveskey reads
+// with the independent Python reference
+// (testdata/nerves_key_ref.py, see docs/nerves_key.md §0): it must give the bytes nerveskey reads
 // back. The reference reproduces nerves_key's signature encoding, so this
 // also shows that certificates nerveskey issues rebuild identically under
 // nerves_key.

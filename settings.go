@@ -59,9 +59,11 @@ const (
 
 // Settings errors.
 var (
-	// ErrNoSettings reports a settings area that was never written: all
-	// of its bytes are zero. Elixir's get_settings returns {:error,
-	// :corrupt} for it too.
+	// ErrNoSettings reports a settings area that holds no settings: its
+	// first 32 bytes are zero, as on a chip never written or after
+	// PutRawSettings(nil). A term starts with the version byte 131, so one
+	// read tells; a put never leaves this state when interrupted. Elixir's
+	// get_settings returns {:error, :corrupt} for it too.
 	ErrNoSettings = errors.New("no settings stored")
 
 	// ErrSettingsCorrupt reports a settings area that does not hold a
@@ -158,7 +160,10 @@ func (c *Chip) RawSettings(ctx context.Context) ([]byte, error) {
 // [Chip.PutSettingsTerm] writes the same bytes back.
 //
 // It reads only the blocks the term spans: a short settings map costs one
-// or two reads. Errors: [ErrNoSettings] for an unwritten area,
+// or two reads, an unwritten area one. The Chip keeps what it read or
+// wrote: a get after a get or a put costs no bus transaction, and does not
+// see a put made since by another process or Chip (open a new Chip to read
+// the chip again). Errors: [ErrNoSettings] for an unwritten area,
 // [ErrSettingsCorrupt] for anything binary_to_term would refuse or an
 // interrupted put; [ErrNotProvisioned] before
 // the data lock.
@@ -242,40 +247,43 @@ func (c *Chip) putSettings(ctx context.Context, v any, atoms AtomEncoding, needM
 // *[SettingsTooLargeError] and nothing is written. The data zone must be
 // locked ([ErrNotProvisioned]).
 //
-// What is written: in one wake cycle, it reads the whole area and writes
-// only the units that differ from the zero-padded raw: 32-byte blocks, and
-// the 4-byte last words of slots 7, 6 and 5 (the units of Elixir's
-// DataZone.write), so the area ends byte for byte as after a full write.
-// If nothing differs, nothing is written. If only the header (the first
-// block of slot 8) differs, it is the one Write. If any other unit
-// differs, the put first zeroes the header's first word (the term's
-// version byte 131 and map tag; skipped if the stored version byte is
-// already 0), then writes the differing units in Elixir's order (slot 8,
-// 7, 6, 5), then the header block last. New raw settings whose version
-// byte is 0 (blank) write their header first instead of a zero word.
+// What is written: in one wake cycle, it writes only the units that
+// differ from the zero-padded raw: 32-byte blocks, and the 4-byte last
+// words of slots 7, 6 and 5 (the units of Elixir's DataZone.write), so the
+// area ends byte for byte as after a full write. It reads every unit it
+// might skip: the whole area on a Chip that knows nothing of it; on a
+// Chip that read or wrote the area before, only the units it knows hold
+// the new bytes already, for another process may have written since, and
+// rewrites the units it knows differ without reading them. If nothing
+// differs, nothing is written. If only the header (the first block of
+// slot 8) differs, it is the one Write. If any other unit differs, the
+// put first overwrites the header's first word with a version byte of 0
+// (skipped if the header was read and its version byte is already 0),
+// then writes the differing units in Elixir's order (slot 8, 7, 6, 5),
+// then the header block last. New raw settings whose version byte is 0
+// (blank) write their header first instead.
 //
 // The guarantee: the chip has no transactions, so a put is not atomic,
 // but if it stops anywhere (power cut, reset, bus failure), the area holds
 // the old settings, the new ones, or bytes whose version byte is 0, which
 // readers (nerveskey and Elixir alike) report as corrupt
-// ([ErrSettingsCorrupt]; [ErrNoSettings] if all zero), never a mix that
-// decodes to some other term: an old header left valid over some new and
-// some old later units could decode, which is why it is zeroed even when
-// it does not change. A retry after a transient error reads the area again
-// and goes on from what is stored. This relies on each Write command being
-// applied whole, which the datasheet implies but does not promise for a
-// power loss during its EEPROM cycle. A put to a settings slot that cannot
-// be read in clear (IsSecret) writes every unit, header last.
+// ([ErrSettingsCorrupt]), never a mix that decodes to some other term: an
+// old header left valid over some new and some old later units could
+// decode, which is why it is invalidated even when it does not change. A
+// retry after a transient error reads the area again and goes on from
+// what is stored. This relies on each Write command being applied whole,
+// which the datasheet implies but does not promise for a power loss during
+// its EEPROM cycle. A put to a settings slot that cannot be read in clear
+// (IsSecret) writes every unit, header last.
 //
-// The cost (simulated, typical times, 100 kHz, 508A / 608A): the reads,
-// 19 commands, take 74 / 120 ms; each unit written about 11 / 26 ms. An
-// unchanged put is 74 / 120 ms and no Write; a changed value in a 16-byte
-// map 86 / 147 ms and 1 Write; one changed value in a 53-byte map, or one
-// byte in a 520-byte blob, 105 / 197 ms and 3 Writes. Replacing every
-// unit costs 279 / 622 ms and 19 Writes (the reads are the overhead), where
-// writing all 20 units unread took 216 / 526 ms; reading pays for itself
-// once about 7 (508A) or 5 (608A) units are unchanged, as the zero tail is
-// when old and new settings are both shorter than 384 bytes.
+// The cost (simulated, typical times, 100 kHz, 508A / 608A; see
+// BenchmarkSettings): on a Chip that knows nothing, the reads, 19
+// commands, take 74 / 120 ms and each unit written about 11 / 26 ms. On a
+// Chip that knows the area, replacing a 520-byte blob by another (18 of
+// 19 units change) is 209 / 506 ms, where Elixir's full write takes
+// 207 / 502 ms: the one extra Read checks the unit left alone. A put that
+// changes every unit costs one Write more than Elixir's (the header
+// invalidated); one that leaves two or more units alone costs less.
 func (c *Chip) PutRawSettings(ctx context.Context, raw []byte) error {
 	if err := c.writeSettings(ctx, raw); err != nil {
 		return fmt.Errorf("nerveskey: put raw settings: %w", err)
@@ -289,12 +297,65 @@ const (
 	tagMap     = 116 // MAP_EXT
 )
 
-// readSettings reads the settings area in one session. With lazy, it stops
-// as soon as the bytes read so far hold a whole term (decoding reads a
-// prefix the same way whatever follows it), or, when the version byte is
-// wrong, as soon as a non-zero byte shows the area is corrupt rather than
-// unwritten; raw then holds only what was read. Without lazy it reads all
-// and decodes nothing.
+// A settingsState is what a Chip knows of its settings area: the bytes
+// it last read or wrote, so that a get after a put or a get costs no bus
+// transaction, and a put skips reading the units it rewrites. Chip.mu
+// guards it (it lives in chipCache, so Chip.forget clears it).
+type settingsState struct {
+	// known holds the first len(known) bytes of the area, as last read
+	// or written; nil when nothing is known. It is replaced, never
+	// changed in place, so a reader may keep it after unlocking.
+	known []byte
+	// gen counts puts begun: a read stores what it read only if no put
+	// began meanwhile, and a put that fails forgets what it knew.
+	gen uint64
+}
+
+// settingsKnown returns the known prefix of the settings area and the
+// put generation.
+func (c *Chip) settingsKnown() ([]byte, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cache.settings.known, c.cache.settings.gen
+}
+
+// learnSettings records raw as the area's first bytes if no put began
+// since gen and it knows more than what is known.
+func (c *Chip) learnSettings(raw []byte, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := &c.cache.settings
+	if st.gen == gen && len(raw) > len(st.known) {
+		st.known = bytes.Clone(raw)
+	}
+}
+
+// decideSettings says what the prefix p of the settings area holds, if p
+// is enough to know: a term (decoding reads a prefix the same way
+// whatever follows it), ErrNoSettings once the first block is known to be
+// zero, or ErrSettingsCorrupt once a non-zero byte in the first block
+// follows a version byte that is not 131, or a term does not decode from
+// the whole area.
+func decideSettings(p []byte, size int) (t Term, err error, done bool) {
+	hdr := min(atecc.BlockSize, size)
+	switch {
+	case len(p) == 0:
+		return Term{}, nil, false
+	case p[0] != etfVersion:
+		return Term{}, classifySettings(p, nil), len(p) >= hdr || !allZero(p)
+	}
+	t, err = etf.DecodeTerm(p)
+	if err == nil {
+		return t, nil, true
+	}
+	return Term{}, classifySettings(p, err), len(p) >= size
+}
+
+// readSettings returns the settings area: what the Chip knows of it when
+// that is enough, else read in one session. With lazy, it stops as soon
+// as decideSettings can say what the bytes so far hold (a short term
+// costs one or two reads, an unwritten area one), and raw holds only what
+// was read. Without lazy it returns the whole area and decodes nothing.
 func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
@@ -302,6 +363,15 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 	}
 	if !cfg.DataLocked() {
 		return nil, Term{}, ErrNotProvisioned
+	}
+	size := settingsSize(c.typ)
+	known, gen := c.settingsKnown()
+	if lazy {
+		if t, err, done := decideSettings(known, size); done {
+			return known, t, err
+		}
+	} else if len(known) == size {
+		return bytes.Clone(known), Term{}, nil
 	}
 	layout := settingsLayout(c.typ)
 	var (
@@ -317,17 +387,11 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 				return err
 			}
 			raw = append(raw, b[:ch.n]...)
-			if !lazy {
-				continue
-			}
-			if raw[0] != etfVersion {
-				if !allZero(raw) {
+			if lazy {
+				var done bool
+				if term, termErr, done = decideSettings(raw, size); done {
 					return nil
 				}
-				continue
-			}
-			if term, termErr = etf.DecodeTerm(raw); termErr == nil {
-				return nil
 			}
 		}
 		return nil
@@ -335,16 +399,17 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 	if err != nil {
 		return nil, Term{}, err
 	}
+	c.learnSettings(raw, gen)
 	if !lazy {
 		return raw, Term{}, nil
 	}
-	return raw, term, classifySettings(raw, termErr)
+	return raw, term, termErr
 }
 
 // classifySettings turns the outcome of a read into the settings error.
 func classifySettings(raw []byte, termErr error) error {
 	switch {
-	case raw[0] != etfVersion && allZero(raw):
+	case raw[0] != etfVersion && allZero(raw[:min(len(raw), atecc.BlockSize)]):
 		return ErrNoSettings
 	case raw[0] == 0:
 		return fmt.Errorf("%w: version byte is 0, not %d, but the area is not blank (an interrupted put?)", ErrSettingsCorrupt, etfVersion)
@@ -436,18 +501,37 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 		}
 		return s.Write(ctx, atecc.ZoneData, u.addr(), data)
 	}
+	// What the Chip knows of the area may be stale: another process (or
+	// Chip) may have written since. A unit known to differ is rewritten
+	// without being read; every other unit is read, so that a unit is
+	// skipped only if the chip itself shows it holds the new bytes.
+	known, _ := c.settingsKnown()
+	c.mu.Lock()
+	c.cache.settings.gen++
+	c.cache.settings.known = nil // until this put succeeds
+	c.mu.Unlock()
+	knownDiffers := func(u settingsUnit) bool {
+		return u.off+u.n <= len(known) && !bytes.Equal(known[u.off:u.off+u.n], padded[u.off:u.off+u.n])
+	}
 	// f runs again from the start after a transient error, so it reads
 	// what the interrupted run left, not what it saw before.
-	return c.dev.Do(ctx, func(s *atecc.Session) error {
+	err = c.dev.Do(ctx, func(s *atecc.Session) error {
 		cur := make([]byte, limit)
+		hdrKnown := false // cur[:hdr.n] holds the stored header
 		var changed []settingsUnit
 		for _, u := range units {
-			if !readable {
-				cur[u.off] = ^padded[u.off] // unknown: differs
-			} else if b, err := s.Read(ctx, atecc.ZoneData, u.addr(), u.size); err != nil {
-				return err
-			} else {
+			switch {
+			case !readable || knownDiffers(u) && (u != hdr || known[0] != 0):
+				// A header known to hold version byte 0 is read all the
+				// same: if it still does, it needs no invalidating.
+				cur[u.off] = ^padded[u.off] // not read: to be written
+			default:
+				b, err := s.Read(ctx, atecc.ZoneData, u.addr(), u.size)
+				if err != nil {
+					return err
+				}
 				copy(cur[u.off:u.off+u.n], b)
+				hdrKnown = hdrKnown || u == hdr
 			}
 			if u != hdr && !bytes.Equal(cur[u.off:u.off+u.n], padded[u.off:u.off+u.n]) {
 				changed = append(changed, u)
@@ -455,31 +539,46 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 		}
 		// If any unit but the header changes, invalidate the header
 		// first, so that until the last write a reader sees a version
-		// byte of 0, not old and new bytes mixed. A version byte already
-		// 0 reads as an error whatever follows it. New settings whose
+		// byte of 0, not old and new bytes mixed. A version byte read
+		// as 0 reads as an error whatever follows it. New settings whose
 		// version byte is 0 (blank or not a term) read as an error
-		// anyway: their header is written first instead.
-		if len(changed) > 0 && (cur[0] != 0 || !readable) {
+		// anyway: their header is written first instead. The
+		// invalidated header is not all zero, so a reader reports the
+		// interrupted put as corrupt, not as an unwritten area.
+		if len(changed) > 0 && (!hdrKnown || cur[0] != 0) {
 			inval, data := hdr, padded[:hdr.n]
 			if padded[0] != 0 {
 				if words[hdr.slot] {
 					inval.n, inval.size = atecc.WordSize, atecc.WordSize
 				}
 				data = make([]byte, inval.n)
+				data[1] = invalidHeaderMark
 			}
 			if err := write(s, inval, data); err != nil {
 				return err
 			}
 			copy(cur, data)
+			hdrKnown = inval == hdr
 		}
 		for _, u := range changed {
 			if err := write(s, u, padded[u.off:u.off+u.n]); err != nil {
 				return err
 			}
 		}
-		if bytes.Equal(cur[:hdr.n], padded[:hdr.n]) {
+		if hdrKnown && bytes.Equal(cur[:hdr.n], padded[:hdr.n]) {
 			return nil
 		}
 		return write(s, hdr, padded[:hdr.n])
 	})
+	c.mu.Lock()
+	if err == nil {
+		c.cache.settings.known = padded
+	}
+	c.mu.Unlock()
+	return err
 }
+
+// invalidHeaderMark is the second byte of the word a put writes over the
+// header before other units: with the version byte 0 it makes the area
+// read as corrupt, not unwritten, whatever the first block held.
+const invalidHeaderMark = 0xff

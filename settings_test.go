@@ -144,7 +144,7 @@ func TestSettingsElixirVectors(t *testing.T) {
 			if isCorruptJSON(v.Elixir.Settings) {
 				corrupt++
 				wantErr := nerveskey.ErrSettingsCorrupt
-				if bytes.Count(want, []byte{0}) == len(want) {
+				if bytes.Count(want[:32], []byte{0}) == 32 {
 					wantErr = nerveskey.ErrNoSettings
 				}
 				if !errors.Is(err, wantErr) {
@@ -198,13 +198,15 @@ func settingsRawFromImage(im *nerveskeytest.Image) []byte {
 	return b
 }
 
-// TestSettingsLazyRead: a short settings map costs one read, not the 26 of
-// Elixir; RawSettings reads the 19 blocks.
+// TestSettingsLazyRead: on a Chip that knows nothing yet, a short settings
+// map costs one read, not the 26 of Elixir; RawSettings reads the 19
+// blocks.
 func TestSettingsLazyRead(t *testing.T) {
-	c, sim := newSettingsChip(t, nerveskeytest.ATECC608A, nil)
-	if err := c.PutSettings(t.Context(), map[string]any{"a": 1}); err != nil {
+	w, sim := newSettingsChip(t, nerveskeytest.ATECC608A, nil)
+	if err := w.PutSettings(t.Context(), map[string]any{"a": 1}); err != nil {
 		t.Fatal(err)
 	}
+	c := settingsOpen(t, sim, nil)
 	sim.ResetStats()
 	m, err := c.Settings(t.Context())
 	if err != nil || m["a"] != int64(1) {
@@ -213,6 +215,7 @@ func TestSettingsLazyRead(t *testing.T) {
 	if n := sim.Stats().Commands; n != 1 {
 		t.Errorf("Settings of a 13-byte map: %d commands, want 1", n)
 	}
+	c = settingsOpen(t, sim, nil)
 	sim.ResetStats()
 	if _, err := c.RawSettings(t.Context()); err != nil {
 		t.Fatal(err)
@@ -356,7 +359,7 @@ func TestSettingsKeysAndTypes(t *testing.T) {
 
 // TestSettingsCorrupt: storage that is not a term gives typed errors.
 func TestSettingsCorrupt(t *testing.T) {
-	c, _ := newSettingsChip(t, nerveskeytest.ATECC608B, nil)
+	c, sim := newSettingsChip(t, nerveskeytest.ATECC608B, nil)
 	ctx := t.Context()
 	valid, _ := etf.Encode(map[string]any{"a": strings.Repeat("x", 450)}, nil)
 	for _, tt := range []struct {
@@ -372,7 +375,8 @@ func TestSettingsCorrupt(t *testing.T) {
 		{"length past the end", []byte{131, 116, 0, 0, 0, 1, 109, 0, 0, 2, 13, 'a'}, nerveskey.ErrSettingsCorrupt},
 		{"unknown tag", []byte{131, 116, 0, 0, 0, 1, 200}, nerveskey.ErrSettingsCorrupt},
 		{"pid (unsupported)", []byte{131, 88, 119, 1, 'a', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, nerveskey.ErrSettingsCorrupt},
-		{"late non-zero byte", append(make([]byte, 500), 1), nerveskey.ErrSettingsCorrupt},
+		{"late non-zero byte", append(make([]byte, 500), 1), nerveskey.ErrNoSettings}, // the first block tells
+		{"non-zero byte in the first block", append(make([]byte, 31), 1), nerveskey.ErrSettingsCorrupt},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := c.PutRawSettings(ctx, tt.raw); err != nil {
@@ -380,6 +384,11 @@ func TestSettingsCorrupt(t *testing.T) {
 			}
 			if _, err := c.SettingsTerm(ctx); !errors.Is(err, tt.want) {
 				t.Fatalf("SettingsTerm = %v, want %v", err, tt.want)
+			}
+			// A Chip that reads the chip tells the same as one that
+			// knows what it wrote.
+			if _, err := settingsOpen(t, sim, nil).SettingsTerm(ctx); !errors.Is(err, tt.want) {
+				t.Fatalf("SettingsTerm on a new Chip = %v, want %v", err, tt.want)
 			}
 			raw, err := c.RawSettings(ctx)
 			if err != nil || !bytes.HasPrefix(raw, tt.raw) || len(raw) != 524 {
@@ -491,7 +500,9 @@ func TestSettingsTrustAndGo(t *testing.T) {
 	if err := nk.PutSettings(t.Context(), map[string]any{"s": strings.Repeat("z", 480)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Settings(t.Context()); !errors.Is(err, nerveskey.ErrSettingsCorrupt) {
+	// c caches what it wrote; a Chip opened now reads the chip.
+	tng := settingsOpen(t, sim2, &nerveskey.Options{Type: nerveskey.TrustAndGo, Addr: 0x60})
+	if _, err := tng.Settings(t.Context()); !errors.Is(err, nerveskey.ErrSettingsCorrupt) {
 		t.Fatalf("Trust&Go read of a 500-byte blob: %v", err)
 	}
 }
@@ -1235,4 +1246,158 @@ func sameJSON2(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// TestSettingsCache: a Chip keeps what it read or wrote, so a get after a
+// put, or a second get, costs no bus transaction; an unwritten area is
+// told by one read of its first block.
+func TestSettingsCache(t *testing.T) {
+	for _, rev := range benchRevisions {
+		t.Run(rev.String(), func(t *testing.T) {
+			c, sim := newSettingsChip(t, rev, nil)
+			sim.ResetStats()
+			if _, err := c.Settings(t.Context()); !errors.Is(err, nerveskey.ErrNoSettings) {
+				t.Fatalf("fresh chip: %v, want ErrNoSettings", err)
+			}
+			st := sim.Stats()
+			t.Logf("empty area: %d commands, %d transactions, %v", st.Commands, st.Transactions, st.BusTime)
+			if st.Commands != 1 {
+				t.Errorf("empty area told in %d commands, want 1 Read", st.Commands)
+			}
+			in := map[string]any{"blob": strings.Repeat("q", 450), "n": 7}
+			settingsMust(t, c.PutSettings(t.Context(), in))
+			sim.ResetStats()
+			for range 2 {
+				if m, err := c.Settings(t.Context()); err != nil || m["n"] != int64(7) || m["blob"] != in["blob"] {
+					t.Fatalf("Settings after put = %v, %v", m, err)
+				}
+				if raw, err := c.RawSettings(t.Context()); err != nil || len(raw) != 524 {
+					t.Fatalf("RawSettings after put: %d bytes, %v", len(raw), err)
+				}
+			}
+			if n := sim.Stats().Transactions; n != 0 {
+				t.Errorf("gets after a put: %d transactions, want 0", n)
+			}
+			// A Chip that read once reads no more.
+			r := settingsOpen(t, sim, nil)
+			if _, err := r.Settings(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			sim.ResetStats()
+			if _, err := r.Settings(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if n := sim.Stats().Transactions; n != 0 {
+				t.Errorf("second get: %d transactions, want 0", n)
+			}
+			// A put that fails forgets what the Chip knew.
+			c = settingsOpen(t, sim, &nerveskey.Options{RetryBudget: -1})
+			settingsMust(t, c.PutSettings(t.Context(), in))
+			sim.SetFaults(nerveskeytest.Faults{PowerCutAfter: 5})
+			if err := c.PutSettings(t.Context(), map[string]any{"other": strings.Repeat("o", 300)}); err == nil {
+				t.Fatal("put through a power cut succeeded")
+			}
+			sim.SetFaults(nerveskeytest.Faults{})
+			sim.ResetStats()
+			c.Settings(t.Context())
+			if n := sim.Stats().Commands; n == 0 {
+				t.Error("get after a failed put read nothing")
+			}
+		})
+	}
+}
+
+// TestSettingsPutBehindWarmCache: Chip a knows the area holds x, another
+// Chip (standing for another process) writes y, then a puts z. a may skip
+// reading what it rewrites, but reads every unit it would skip, so the
+// area ends byte for byte as z, whatever y changed: the tail behind an
+// unchanged header, the header alone, or all of it.
+func TestSettingsPutBehindWarmCache(t *testing.T) {
+	blob := strings.Repeat("b", 480)
+	x := map[string]any{"blob": blob}
+	for _, tt := range []struct {
+		name string
+		y, z any
+	}{
+		// y keeps x's header block and changes block 10, where z equals x.
+		{"tail behind the same header", map[string]any{"blob": blob[:300] + "Y" + blob[301:]}, map[string]any{"blob": blob[:100] + "Z" + blob[101:]}},
+		{"header only", map[string]any{"blob": "Y" + blob[1:]}, map[string]any{"blob": blob[:400] + "Z" + blob[401:]}},
+		{"blank", nil, map[string]any{"blob": blob[:200] + "Z" + blob[201:]}},
+		{"all", map[string]any{"y": strings.Repeat("y", 500)}, map[string]any{"blob": blob[:200] + "Z" + blob[201:]}},
+		{"z equals x", map[string]any{"y": strings.Repeat("y", 500)}, x},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, rev := range benchRevisions {
+				sim := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+				a, b := settingsOpen(t, sim, nil), settingsOpen(t, sim, nil)
+				settingsMust(t, a.PutSettings(t.Context(), x))
+				if tt.y == nil {
+					settingsMust(t, b.PutRawSettings(t.Context(), nil))
+				} else {
+					settingsMust(t, b.PutSettings(t.Context(), tt.y))
+				}
+				settingsMust(t, a.PutSettings(t.Context(), tt.z))
+				want, _ := etf.Encode(tt.z, nil)
+				want = append(want, make([]byte, 524-len(want))...)
+				raw, err := settingsOpen(t, sim, nil).RawSettings(t.Context())
+				if err != nil || !bytes.Equal(raw, want) {
+					t.Fatalf("%v: area after the put\n%x (%v)\nwant\n%x", rev, raw, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSettingsPowerCutBehindWarmCache cuts power after each transaction of
+// a put made by a Chip whose knowledge is stale (another Chip wrote
+// since): a reader then gets the other Chip's settings, the new ones or a
+// typed error, never another value.
+func TestSettingsPowerCutBehindWarmCache(t *testing.T) {
+	blob := strings.Repeat("b", 480)
+	x := map[string]any{"blob": blob}
+	y := map[string]any{"blob": blob[:300] + "Y" + blob[301:]} // x's header, another tail
+	z := map[string]any{"blob": blob[:100] + "Z" + blob[101:], "k": 1}
+	yRaw, _ := etf.Encode(y, nil)
+	zRaw, _ := etf.Encode(z, nil)
+	setup := func() (*nerveskeytest.Chip, *nerveskey.Chip) {
+		sim := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC508A})
+		a := settingsOpen(t, sim, &nerveskey.Options{RetryBudget: -1}) // a cut stops the put
+		settingsMust(t, a.PutSettings(t.Context(), x))
+		settingsMust(t, settingsOpen(t, sim, nil).PutSettings(t.Context(), y))
+		return sim, a
+	}
+	sim, a := setup()
+	sim.ResetStats()
+	settingsMust(t, a.PutSettings(t.Context(), z))
+	n := sim.Stats().Transactions
+	outcomes := map[string]int{}
+	for cut := 1; cut <= n; cut++ {
+		sim, a := setup()
+		sim.SetFaults(nerveskeytest.Faults{PowerCutAfter: cut})
+		putErr := a.PutSettings(t.Context(), z)
+		sim.SetFaults(nerveskeytest.Faults{})
+		term, err := settingsOpen(t, sim, nil).SettingsTerm(t.Context())
+		got := "error"
+		if err == nil {
+			b, _ := term.Encode()
+			switch {
+			case bytes.Equal(b, yRaw):
+				got = "old"
+			case bytes.Equal(b, zRaw):
+				got = "new"
+			default:
+				t.Fatalf("cut %d: read a term that is neither old nor new: %x", cut, b)
+			}
+		} else if !errors.Is(err, nerveskey.ErrSettingsCorrupt) {
+			t.Fatalf("cut %d: %v, want ErrSettingsCorrupt", cut, err)
+		}
+		if putErr == nil && got != "new" {
+			t.Fatalf("cut %d: put succeeded but reader sees %s", cut, got)
+		}
+		outcomes[got]++
+	}
+	t.Logf("%d cut points: %v", n, outcomes)
+	if outcomes["old"] == 0 || outcomes["error"] == 0 || outcomes["new"] == 0 {
+		t.Fatalf("cuts did not reach every state: %v", outcomes)
+	}
 }

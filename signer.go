@@ -32,12 +32,17 @@ var _ crypto.Signer = (*Key)(nil)
 // A Key is safe for concurrent use by multiple goroutines. Each signature is
 // one Nonce+Sign sequence in one wake cycle, never interleaved with another
 // command: the chip loses the digest (TempKey) when it sleeps, and on an
-// ATECC508A any other command in between clears it too.
+// ATECC508A any other command in between clears it too. Signatures queued
+// at once run one after the other in a shared wake cycle, as many as fit
+// in the chip's watchdog period, which saves a wake and a sleep each.
 type Key struct {
 	*Chip
 	pub      *ecdsa.PublicKey // read by Chip.Key, never changed
 	volatile bool             // ModeVolatile: the persistent latch must be set
 	owns     bool             // Close closes the Chip (Open made it)
+	sessions sessionCaches    // TLS session caches of TLSConfig, emptied by Close
+	batch    signQueue        // signatures waiting for the chip (signer_batch.go)
+	noBatch  bool             // benchmarks only: a wake cycle per signature
 }
 
 // Open opens the chip on bus and returns its signing key: [OpenChip]
@@ -130,8 +135,10 @@ func (k *Key) unlatch(ctx context.Context) error {
 }
 
 // Close closes the chip if the Key came from [Open]; a Key from
-// [Chip.Key] leaves its Chip open.
+// [Chip.Key] leaves its Chip open. Either way it empties the TLS session
+// caches of the Key's configs (TLSOptions.Resume), and they stay empty.
 func (k *Key) Close() error {
+	k.sessions.close()
 	if k.owns {
 		return k.Chip.Close()
 	}
@@ -184,12 +191,12 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 	}
 	var d [32]byte
 	copy(d[:], digest) // leftmost 256 bits, as ECDSA truncates for P-256
-	rs, err := k.dev.SignDigest(ctx, keySlot, d)
+	rs, err := k.signDigest(ctx, d)
 	if err != nil && k.volatile && errors.Is(err, ErrExecution) {
 		// The persistent latch is lost on power loss (a brown-out, say):
 		// set it again and sign once more.
 		if lerr := k.unlatch(ctx); lerr == nil {
-			rs, err = k.dev.SignDigest(ctx, keySlot, d)
+			rs, err = k.signDigest(ctx, d)
 		}
 	}
 	return rs, err

@@ -35,8 +35,9 @@ var (
 	// issue year outside 2000–2031 (nerves_key's year-2032 limit) or a
 	// validity outside 1–31 years.
 	ErrDateRange = cert.ErrDateRange
-	// ErrSignerKey reports a signer key that is not a P-256 ECDSA key or
-	// does not match its certificate.
+	// ErrSignerKey reports a signer key that cannot be used: its PEM has no
+	// key block or an unreadable or encrypted one, or the key is not a
+	// P-256 ECDSA key or does not match its certificate.
 	ErrSignerKey = cert.ErrKey
 )
 

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"time"
 )
 
 // TLSOptions configures [Key.TLSConfig]. A nil *TLSOptions, or a zero
@@ -37,6 +38,19 @@ type TLSOptions struct {
 	// signer certificate follows it, which servers that know only the
 	// signer's issuer (or register the signer as a CA) need.
 	OmitSigner bool
+	// Resume lets the Config resume TLS 1.3 sessions (a PSK with a fresh
+	// ECDHE exchange, RFC 8446 §2.2), so a reconnection to a server that
+	// resumes costs no chip signature. Off by default, because it trades
+	// something: a session ticket copied out of process memory lets its
+	// holder connect as the device, without the chip, until it expires,
+	// and a resumed session skips the server's revocation check. See
+	// [Key.TLSConfig].
+	Resume bool
+	// ResumeMaxAge bounds how long a session is resumed after the full
+	// handshake (the chip signature) it descends from; resuming does not
+	// extend it. Default one hour; the server's ticket lifetime may be
+	// shorter.
+	ResumeMaxAge time.Duration
 }
 
 // TLSCertificate returns the device's TLS identity: the primary device
@@ -108,6 +122,21 @@ func (k *Key) tlsCertificate(ctx context.Context, p Pair, omitSigner bool) (tls.
 // NervesHub: the signer certificate is uploaded to the organization (mix
 // nerves_hub.ca_certificate register); devices present device + signer
 // certificates, and RootCAs holds the NervesHub server's CA.
+//
+// # Session resumption
+//
+// With TLSOptions.Resume, the Config gets a session cache of its own
+// ([tls.Config.ClientSessionCache]): in memory only, never shared with
+// another Config (so a Primary Config never resumes an Aux session),
+// holding TLS 1.3 sessions only (resumption with a fresh ECDHE exchange,
+// so forward secrecy holds; TLS 1.2 sessions are not kept) for at most
+// ResumeMaxAge after the chip signed their full handshake, and emptied
+// when the Key is closed. A resumed handshake costs no chip signature:
+// on a flaky network, a device reconnecting to the same server signs
+// once per ResumeMaxAge instead of once per connection. Whether a server
+// resumes is its choice: mosquitto does (TLS 1.3 tickets by default);
+// AWS IoT Core and Azure IoT Hub are reported not to cache sessions, so
+// there Resume saves nothing. The trade is stated at TLSOptions.Resume.
 func (k *Key) TLSConfig(ctx context.Context, opts *TLSOptions) (*tls.Config, error) {
 	cfg, err := opts.serverConfig()
 	if err != nil {
@@ -121,9 +150,17 @@ func (k *Key) TLSConfig(ctx context.Context, opts *TLSOptions) (*tls.Config, err
 	if err != nil {
 		return nil, err
 	}
+	var cache *sessionCache
+	if o.Resume {
+		cache = newSessionCache(k, cmp.Or(o.ResumeMaxAge, defaultResumeMaxAge))
+		cfg.ClientSessionCache = cache
+	}
 	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		c := cert // the chain is shared and never modified
 		c.PrivateKey = contextSigner{k, cri.Context()}
+		if cache != nil {
+			c.PrivateKey = resumeSigner{contextSigner{k, cri.Context()}, cache}
+		}
 		return &c, nil
 	}
 	return cfg, nil
@@ -140,6 +177,12 @@ func (o *TLSOptions) serverConfig() (*tls.Config, error) {
 	}
 	if cfg.MinVersion > cfg.MaxVersion {
 		return nil, fmt.Errorf("MinVersion %s above MaxVersion %s", tls.VersionName(cfg.MinVersion), tls.VersionName(cfg.MaxVersion))
+	}
+	if o != nil && o.Resume && cfg.MaxVersion < tls.VersionTLS13 {
+		return nil, fmt.Errorf("Resume needs TLS 1.3, but MaxVersion is %s", tls.VersionName(cfg.MaxVersion))
+	}
+	if o != nil && o.ResumeMaxAge < 0 {
+		return nil, fmt.Errorf("ResumeMaxAge %v is negative", o.ResumeMaxAge)
 	}
 	return cfg, nil
 }

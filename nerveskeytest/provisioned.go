@@ -3,6 +3,7 @@ package nerveskeytest
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -36,22 +37,40 @@ func provisionedImage(rev Revision) (*Image, error) {
 // NewProvisionedChip returns an asleep chip provisioned as a NervesKey by
 // the real Elixir code (config and data zones locked, slot 0 key
 // generated and slot-locked, certificates in slots 10–12), for
-// opts.Revision (default ATECC608A). tb.Cleanup closes it. It calls
-// tb.Fatal if the embedded image cannot be loaded.
+// opts.Revision (default ATECC608A).
+//
+// In a test, pass its testing.TB: tb.Cleanup closes the chip, and an
+// impossible failure to load the embedded image calls tb.Fatal. Outside
+// tests (a demo program, an example) pass nil: the caller closes the chip,
+// and that failure panics, since the image is compiled into the package.
+// Options.Revision other than the three provisioned revisions fails the
+// same way.
 func NewProvisionedChip(tb testing.TB, opts *Options) *Chip {
-	tb.Helper()
+	if tb != nil {
+		tb.Helper()
+	}
+	fail := func(format string, args ...any) {
+		if tb != nil {
+			tb.Fatalf(format, args...)
+		}
+		panic(fmt.Sprintf(format, args...))
+	}
 	rev := ATECC608A
 	if opts != nil && opts.Revision != 0 {
 		rev = opts.Revision
 	}
 	im, err := provisionedImage(rev)
 	if err != nil {
-		tb.Fatalf("nerveskeytest: provisioned %v image: %v", rev, err)
+		fail("nerveskeytest: provisioned %v image: %v", rev, err)
+		return nil
 	}
 	c, err := NewChipFromImage(im, opts)
 	if err != nil {
-		tb.Fatalf("nerveskeytest: %v", err)
+		fail("nerveskeytest: %v", err)
+		return nil
 	}
-	tb.Cleanup(func() { c.Close() })
+	if tb != nil {
+		tb.Cleanup(func() { c.Close() })
+	}
 	return c
 }

@@ -10,7 +10,7 @@ import (
 
 // trustAndGoJSON is a simulated Microchip Trust&Go part, generated once by
 // TestTrustAndGoImage in the nerveskey package (go test -run
-// TestTrustAndGoImage -nerveskeytest.update-tng) and committed.
+// TestTrustAndGoImage -update) and committed.
 //
 //go:embed testdata/trust_and_go.json
 var trustAndGoJSON []byte

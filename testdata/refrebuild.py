@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rebuilds NervesKey certificates from slot bytes with the independent
-Python reference (nerves_key_ref.py, from the project's spec), for
+Python reference (nerves_key_ref.py, see docs/nerves_key.md §0), for
 provision_ref_test.go. Input on stdin, one JSON object:
   {"slot10": hex, "slot11": hex, "slot12": hex, "device_raw": hex64,
    "chip_sn9": hex, "mfg_sn": str}

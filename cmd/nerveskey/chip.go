@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -143,7 +142,7 @@ func (c *cli) open() (*session, error) {
 	if c.g.sim == "" {
 		ch, err := nerveskey.OpenBus(c.ctx, c.g.bus, c.g.options())
 		if err != nil {
-			return nil, err
+			return nil, c.openHint(err)
 		}
 		return &session{Chip: ch}, nil
 	}
@@ -166,16 +165,39 @@ func (c *cli) open() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim image %s: %w", s.path, err)
 	}
-	s.sim, err = nerveskeytest.NewChipFromImage(img, &nerveskeytest.Options{Addr: c.g.addr})
+	s.sim, err = nerveskeytest.NewChipFromImage(img, &nerveskeytest.Options{Addr: c.g.addr, Timing: c.simTiming})
 	if err != nil {
 		return nil, fmt.Errorf("sim image %s: %w", s.path, err)
 	}
-	s.Chip, err = nerveskey.OpenChip(c.ctx, s.sim, c.g.options())
+	s.Chip, err = nerveskey.OpenChip(c.ctx, simBus{s.sim, s.path}, c.g.options())
 	if err != nil {
 		s.sim.Close()
-		return nil, err
+		return nil, c.openHint(err)
 	}
 	return s, nil
+}
+
+// simBus names a simulated chip after its image file in messages.
+type simBus struct {
+	*nerveskeytest.Chip
+	path string
+}
+
+func (b simBus) String() string { return "simulated chip " + b.path }
+
+// openHint adds a hint to a chip that did not answer: the address the
+// global flags made the program look at.
+func (c *cli) openHint(err error) error {
+	if !errors.Is(err, nerveskey.ErrWake) {
+		return err
+	}
+	switch {
+	case c.g.addr != 0:
+		return withHint(err, "nothing answered at --addr 0x%02x; NervesKey chips answer at 0x60, Trust&Go chips at 0x35", c.g.addr)
+	case c.g.typ == nerveskey.TrustAndGo:
+		return withHint(err, "--type trust_and_go looks for the chip at 0x35, where Trust&Go parts answer; a NervesKey answers at 0x60: drop --type, or give --addr")
+	}
+	return withHint(err, "nothing answered at 0x60, the NervesKey address; a Trust&Go chip needs --type trust_and_go (0x35), another address --addr")
 }
 
 // finish closes the chip. With a simulated chip and a nil err it writes the
@@ -296,13 +318,6 @@ func (c *cli) readInput(name string) ([]byte, error) {
 		return io.ReadAll(c.stdin)
 	}
 	return os.ReadFile(name)
-}
-
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // simStats returns the simulated chip's counters, or zero on hardware.

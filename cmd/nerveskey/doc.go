@@ -2,11 +2,13 @@
 // (ATECC508A, ATECC608A, ATECC608B) on an I2C bus, or simulated chips stored
 // in a file, byte-compatible with the Elixir nerves_key library.
 //
-// Install it with
+// Install it from a clone of the repository with
 //
-//	go install github.com/nerveskey/nerveskey/cmd/nerveskey@latest
+//	go install ./cmd/nerveskey
 //
-// and try it without hardware:
+// (go install github.com/nerveskey/nerveskey/cmd/nerveskey@latest works
+// once the module is published with a release tag; nerveskey --version
+// names the release and commit) and try it without hardware:
 //
 //	nerveskey sim new chip.json
 //	nerveskey signer create signer
@@ -23,12 +25,13 @@
 //	sign            sign SHA-256 of stdin or --digest; DER (or --rs) in hex
 //	verify          check the certificate chain, optionally up to --roots
 //	selftest        factory QA: chain, public key, signature, settings
-//	bench           signing latency percentiles and bus transactions
+//	bench           signing latency percentiles and bus transactions (--sim-timing)
 //	provision       provision a blank chip (plan, confirmation, --dry-run, --json)
 //	aux provision   write the auxiliary certificate pair
 //	aux clear       erase the auxiliary certificate pair
-//	settings get    settings as JSON, or --raw hex
-//	settings put    settings from a JSON file, or --raw-hex
+//	settings get    settings as JSON (--typed keeps every Erlang type), or --raw hex
+//	settings put    settings from a JSON file (plain or --typed), or --raw-hex
+//	version         the version (also --version)
 //	signer create   new signer certificate and key, or a certificate for a
 //	                key in an HSM (--key pkcs11:...) (no chip)
 //	signer cross-cert        company CA certificate for the signer's key

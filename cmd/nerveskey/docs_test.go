@@ -13,7 +13,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -169,7 +169,7 @@ func (s *server) waitLine(t *testing.T, sub string) string {
 // TestDocsSServer runs the s_server line of docs/factory.md: the device
 // provisioned by signer.cert gets through, the stranger does not.
 func TestDocsSServer(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	line := strings.TrimSpace(docBlock(t, "s_server"))
 	args := strings.Fields(line)
 	if args[0] != "openssl" || !strings.Contains(line, "-verify_return_error") {
@@ -236,13 +236,7 @@ func TestDocsSServer(t *testing.T) {
 // docs/factory.md (on a free loopback port, logging to stderr): the
 // device connects and is named by its CN, the stranger is refused.
 func TestDocsMosquitto(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-		if _, err := os.Stat(bin); err != nil {
-			needTool(t, "mosquitto")
-		}
-	}
+	bin := testutil.NeedTool(t, "mosquitto")
 	conf := docBlock(t, "mosquitto.conf")
 	if !strings.Contains(conf, "listener 8883\n") {
 		t.Fatalf("unexpected mosquitto.conf:\n%s", conf)

@@ -6,23 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// needTool skips (locally) or fails (in CI) when a tool is missing.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed", name)
-		}
-		t.Skipf("skipping: %s not installed; .ci/run installs it", name)
-	}
-}
 
 func openssl(t *testing.T, dir string, args ...string) string {
 	t.Helper()
@@ -45,7 +35,7 @@ func writeFile(t *testing.T, name string, data []byte) {
 // TestEndToEnd is the README flow: a blank simulated chip is provisioned
 // and used, and every artifact is checked with openssl.
 func TestEndToEnd(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	ok(t, dir, "", "sim", "new", "chip.json", "--revision", "608b", "--serial", "0123aabbccddeeff01")
 	ok(t, dir, "", "signer", "create", "signer", "--years", "2")

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -93,7 +94,7 @@ func checkRecord(t *testing.T, dir, img string, r manifestRecord, signerFile str
 }
 
 func TestManifest(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	ok(t, dir, "", "signer", "create", "signer", "--years-valid", "31")
 	ok(t, dir, "", "sim", "new", "chip.json", "--revision", "608a", "--serial", "0123aabbccddeeff02")
@@ -299,7 +300,7 @@ func TestNotASigner(t *testing.T) {
 }
 
 func TestSignerCreateKey(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	openssl(t, dir, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "k.pem")
 	writeFile(t, filepath.Join(dir, "pass"), []byte("pw 1\n"))
@@ -351,7 +352,7 @@ func TestSignerCreateKey(t *testing.T) {
 }
 
 func TestCrossCert(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	companyCA(t, dir)
 	ok(t, dir, "", "signer", "create", "signer", "--years-valid", "10")
@@ -395,7 +396,7 @@ func TestCrossCert(t *testing.T) {
 }
 
 func TestVerificationCert(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	ok(t, dir, "", "signer", "create", "signer")
 	const code = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -421,7 +422,7 @@ func TestVerificationCert(t *testing.T) {
 // TestManifestResumed: a run that finishes an interrupted chip records
 // status "resumed".
 func TestManifestResumed(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	certFile, keyFile := copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
 	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))

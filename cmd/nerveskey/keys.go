@@ -93,14 +93,33 @@ func (c *cli) loadSigner(cmd, certFile string, k *keyFlag) (_ *x509.Certificate,
 	if err := signerProblems(certFile, crt); err != nil {
 		return nil, nil, nil, err
 	}
-	key, err := c.openKey(k)
+	if !keysource.IsURI(k.value) {
+		keyPEM, err := os.ReadFile(k.value)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("signer key: %w", err)
+		}
+		if !keysource.IsEncryptedPEM(keyPEM) {
+			// A plain PEM key: the library reads it and words its
+			// problems against the key file.
+			crt, key, err := nerveskey.LoadSigner(certPEM, keyPEM)
+			if err != nil {
+				if errors.Is(err, nerveskey.ErrSignerKey) {
+					return nil, nil, nil, fmt.Errorf("%s: %w", k.value, err)
+				}
+				return nil, nil, nil, fmt.Errorf("%s: %w", certFile, err)
+			}
+			return crt, key, func() {}, nil
+		}
+	}
+	key, err := c.openKey(k) // its errors start with the file or URI
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("signer key: %w", err)
+		return nil, nil, nil, err
 	}
 	if err := nerveskey.CheckSigner(crt, key.Signer); err != nil {
 		key.Close()
 		if errors.Is(err, nerveskey.ErrSignerKey) {
-			return nil, nil, nil, fmt.Errorf("%s and %s: %w", certFile, key.Desc, err)
+			// Not the certificate's key: report it against the key.
+			return nil, nil, nil, fmt.Errorf("%s: %w", key.Desc, err)
 		}
 		return nil, nil, nil, fmt.Errorf("%s: %w", certFile, err)
 	}

@@ -8,9 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
 func main() {
@@ -34,6 +38,8 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	g      globals
+
+	simTiming nerveskeytest.TimingMode // execution times of a simulated chip
 }
 
 // A command is one subcommand (or subcommand group member, "signer create").
@@ -163,13 +169,21 @@ func withHint(err error, format string, args ...any) error {
 func (c *cli) dispatch(args []string) error {
 	fs := flag.NewFlagSet("nerveskey", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	showVersion := fs.Bool("version", false, "")
 	c.g.register(fs)
+	if err := checkFlagValues(fs, args); err != nil {
+		return usagef("", "%s", err)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.mainUsage(c.stdout)
 			return errHelpShown
 		}
 		return usagef("", "%s", flagMessage(err))
+	}
+	if *showVersion {
+		fmt.Fprintln(c.stdout, "nerveskey", buildVersion())
+		return nil
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -217,11 +231,64 @@ func (c *cli) dispatch(args []string) error {
 	return cmd.run(c, rest)
 }
 
-// flagMessage turns a flag package error into our wording.
+// flagMessage turns a flag package error into our wording, with flags
+// spelled as users type them (--sn, where the flag package says -sn).
 func flagMessage(err error) string {
 	s := err.Error()
-	s = strings.Replace(s, "flag provided but not defined: -", "unknown flag --", 1)
+	if name, ok := strings.CutPrefix(s, "flag provided but not defined: "); ok {
+		return "unknown flag --" + strings.TrimLeft(name, "-")
+	}
+	if name, ok := strings.CutPrefix(s, "flag needs an argument: "); ok {
+		return "flag --" + strings.TrimLeft(name, "-") + " needs a value"
+	}
+	if head, tail, ok := strings.Cut(s, " for flag -"); ok {
+		return head + " for flag --" + strings.TrimLeft(tail, "-")
+	}
 	return s
+}
+
+// checkFlagValues refuses an empty value for a flag that takes one, and a
+// value that is itself one of the command's flags: both usually mean an
+// unset shell variable, which turns "--sn $SN --yes" into "--sn --yes" and
+// would make "--yes" the serial number. The flag package accepts both.
+func checkFlagValues(fs *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil || isBoolFlag(f) {
+			continue
+		}
+		if !hasVal {
+			if i+1 == len(args) {
+				return nil // the flag package reports the missing value
+			}
+			i++
+			val = args[i]
+			if v, ok := strings.CutPrefix(val, "-"); ok && len(v) > 0 {
+				v, _, _ = strings.Cut(strings.TrimPrefix(v, "-"), "=")
+				if fs.Lookup(v) != nil {
+					return fmt.Errorf("flag --%s needs a value, got the flag %s (is a variable empty?)", name, val)
+				}
+			}
+		}
+		if val == "" {
+			return fmt.Errorf("flag --%s needs a value, got an empty one (is a variable empty?)", name)
+		}
+	}
+	return nil
+}
+
+// isBoolFlag reports whether f takes no value, as the flag package decides.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 const mainUsageText = `Usage: nerveskey [global flags] COMMAND [flags] [args]
@@ -254,7 +321,7 @@ func (c *cli) mainUsage(w io.Writer) {
 	printFlags(w, c.g.flagSet(), nil)
 	fmt.Fprint(w, `
 Run 'nerveskey COMMAND --help' (or 'nerveskey help COMMAND') for a command's
-flags. Results go to stdout, diagnostics to stderr. Exit status: 0 success,
+flags, 'nerveskey --version' for the version. Results go to stdout, diagnostics to stderr. Exit status: 0 success,
 1 the operation failed, 2 bad command line.
 `)
 }
@@ -334,6 +401,9 @@ func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, minArgs, maxA
 			global[f.Name] = true
 		}
 	})
+	if err := checkFlagValues(fs, args); err != nil {
+		return nil, usagef(fs.Name(), "%s", err)
+	}
 	var pos []string
 	for {
 		err := fs.Parse(args)
@@ -379,13 +449,68 @@ func (c *cli) version(args []string) error {
 	return nil
 }
 
-const versionUsage = `Usage: nerveskey version
+// version is the release this source tree prepares. A release build may
+// set it with go build -ldflags "-X main.version=0.1.0"; a go install of
+// a tagged module version reports that tag instead.
+var version = "0.1.0-dev"
 
-Prints the module version nerveskey was built from ("(devel)" for a build
-from a checkout).
+// buildVersion returns the version, then the commit, its time and
+// "modified" for uncommitted changes when the build recorded them (a
+// build from a git checkout does), and the Go version.
+func buildVersion() string {
+	v := version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if mv := bi.Main.Version; version == defaultVersion && isReleaseTag(mv) {
+		v = strings.TrimPrefix(mv, "v")
+	}
+	var vcs []string
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if r := settings["vcs.revision"]; r != "" {
+		vcs = append(vcs, r[:min(len(r), 12)])
+	}
+	if t := settings["vcs.time"]; t != "" {
+		vcs = append(vcs, t)
+	}
+	if settings["vcs.modified"] == "true" {
+		vcs = append(vcs, "modified")
+	}
+	if len(vcs) > 0 {
+		v += " (" + strings.Join(vcs, ", ") + ")"
+	}
+	return v + " " + bi.GoVersion
+}
+
+const defaultVersion = "0.1.0-dev"
+
+// isReleaseTag reports whether a module version is a tag such as v0.1.0
+// or v1.2.0-rc.1, not "(devel)" or a pseudo-version the go command derives
+// from a commit (v0.0.0-20261201215805-f6a2355abcde, maybe "+dirty").
+func isReleaseTag(v string) bool {
+	return strings.HasPrefix(v, "v") && !strings.Contains(v, "+") &&
+		!pseudoVersion.MatchString(v) && semver.MatchString(v)
+}
+
+var (
+	semver        = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+	pseudoVersion = regexp.MustCompile(`[.-][0-9]{14}-[0-9a-f]{12}$`)
+)
+
+const versionUsage = `Usage: nerveskey version
+       nerveskey --version
+
+Prints the program version, then the commit it was built from and its
+time when the build recorded them ("modified": with uncommitted changes),
+and the Go version.
 
 Examples:
 
-	$ go install github.com/nerveskey/nerveskey/cmd/nerveskey@latest
+	$ go install ./cmd/nerveskey
 	$ nerveskey version
+	nerveskey 0.1.0-dev (f6a2355abcde, 2026-12-01T21:58:05Z) go1.26.0
 `

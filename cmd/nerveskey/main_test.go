@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/big"
 	"os"
 	"os/exec"
@@ -17,8 +18,6 @@ import (
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // binary is the nerveskey command built by TestMain.
 var binary string
@@ -103,7 +102,7 @@ func readFile(t *testing.T, name string) []byte {
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	p := filepath.Join("testdata", name+".golden")
-	if *update {
+	if *testutil.Update {
 		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/nerveskey/nerveskey"
 	"github.com/nerveskey/nerveskey/cmd/nerveskey/internal/keysource"
 	"github.com/nerveskey/nerveskey/cmd/nerveskey/internal/softhsmtest"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -44,7 +45,7 @@ func hsmSigner(t testing.TB, uri string) crypto.Signer {
 // verified with openssl, and no private key file anywhere; then every
 // way of naming the HSM key wrongly fails with one line, writing nothing.
 func TestPKCS11Factory(t *testing.T) {
-	needTool(t, "openssl")
+	testutil.NeedTool(t, "openssl")
 	t.Setenv(keysource.EnvModule, "")
 	t.Setenv(keysource.EnvPIN, "")
 	tok := softhsmtest.New(t, "factory")

@@ -8,39 +8,50 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/internal/etf"
 )
 
-const settingsGetUsage = `Usage: nerveskey settings get [--raw]
+const settingsGetUsage = `Usage: nerveskey settings get [--typed | --raw]
 
-Prints the settings stored on the chip (an Erlang term map written by
-nerves_key's put_settings or by 'nerveskey settings put') as a JSON object:
-string and atom keys by name, binaries and atoms as strings, tuples and
-lists as arrays. With --raw it prints the whole stored area (524 bytes on
-a NervesKey, 416 on Trust&Go) as hex, whatever it holds.
+Prints the settings stored on the chip (an Erlang term written by
+nerves_key's put_settings or by 'nerveskey settings put') as JSON.
 
-It fails when no settings were ever written, when they are corrupt (as
-Elixir's get_settings would say), or when a value has no faithful JSON
-form (a binary that is not UTF-8, a key that is not a string or atom):
-use --raw then.
+A map whose keys are strings or atoms (the usual case) prints as a plain
+JSON object: binaries and atoms as strings, tuples and lists as arrays,
+true/false/nil as true/false/null, floats always with a fraction ("1.0").
+Any other term Elixir can decode (keys that are numbers, tuples or other
+maps, binaries that are not UTF-8, a term that is not a map) prints in
+typed JSON, with a hint on stderr; --typed prints typed JSON always. In
+typed JSON every term is {"t": TYPE, "v": VALUE}, TYPE one of map (VALUE a
+list of [key, value] pairs), bin (UTF-8 text), bytes (hex), atom, int,
+float, list, tuple. Typed JSON goes back with 'settings put --typed'
+unchanged, except that atoms are written in UTF-8 as OTP 26 writes them.
+
+With --raw it prints the whole stored area (524 bytes on a NervesKey, 416
+on Trust&Go) as hex, whatever it holds. It fails when no settings were
+ever written or when they are corrupt (as Elixir's get_settings would
+say): use --raw then.
 
 Examples:
 
 	$ nerveskey settings get
 	$ nerveskey settings get | jq -r .nerves_hub_org
+	$ nerveskey settings get --typed > settings.json
+	$ nerveskey settings put --typed settings.json
 	$ nerveskey settings get --raw > settings.hex
 `
 
 func (c *cli) settingsGet(args []string) error {
 	fs := flag.NewFlagSet("settings get", flag.ContinueOnError)
 	raw := fs.Bool("raw", false, "print the raw stored bytes as hex")
+	typed := fs.Bool("typed", false, "print typed JSON, which keeps every Erlang type")
 	if _, err := c.parse(fs, settingsGetUsage, args, 0, 0); err != nil {
 		return err
+	}
+	if *raw && *typed {
+		return usagef("settings get", "settings get: give --raw or --typed, not both")
 	}
 	s, err := c.open()
 	if err != nil {
@@ -55,99 +66,61 @@ func (c *cli) settingsGet(args []string) error {
 			fmt.Fprintln(c.stdout, hex.EncodeToString(b))
 			return nil
 		}
-		m, err := s.Settings(c.ctx)
+		t, err := s.SettingsTerm(c.ctx)
 		switch {
 		case errors.Is(err, nerveskey.ErrNoSettings):
 			return withHint(err, "write some with 'nerveskey settings put FILE.json'")
-		case errors.Is(err, nerveskey.ErrSettingsCorrupt), errors.Is(err, nerveskey.ErrSettingsKeys), errors.Is(err, nerveskey.ErrSettingsNotMap):
+		case errors.Is(err, nerveskey.ErrSettingsCorrupt):
 			return withHint(err, "see the stored bytes with 'nerveskey settings get --raw'")
 		case err != nil:
 			return keyError(err)
 		}
-		v, err := settingsToJSON(m)
+		out, plain, err := settingsJSON(t.Value, *typed)
 		if err != nil {
 			return withHint(fmt.Errorf("settings: %w", err), "see the stored bytes with 'nerveskey settings get --raw'")
 		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
+		fmt.Fprintf(c.stdout, "%s\n", out)
+		if !plain && !*typed {
+			fmt.Fprintln(c.stderr, "nerveskey: hint: these settings have no plain JSON form (keys that are not strings or atoms, bytes that are not UTF-8, or not a map): printed as typed JSON, which 'nerveskey settings put --typed' writes back")
 		}
-		fmt.Fprintf(c.stdout, "%s\n", b)
 		return nil
 	}())
 }
 
-// settingsToJSON converts decoded settings values to values encoding/json
-// writes without loss of meaning, or fails.
-func settingsToJSON(v any) (any, error) {
-	switch v := v.(type) {
-	case nil, bool, int64:
-		return v, nil
-	case float64:
-		// Keep floats floats: 1.0 must not come back as the integer 1.
-		f := strconv.FormatFloat(v, 'g', -1, 64)
-		if !strings.ContainsAny(f, ".eEn") {
-			f += ".0"
+// settingsJSON returns v as indented JSON: plain JSON when v is a map that
+// has a faithful plain form and typed is false, else typed JSON. plain
+// says which.
+func settingsJSON(v any, typed bool) (out []byte, plain bool, err error) {
+	if _, isMap := v.(nerveskey.Map); isMap && !typed {
+		if j, err := etf.ToJSON(v); err == nil {
+			out, err := json.MarshalIndent(j, "", "  ")
+			return out, true, err
 		}
-		return json.Number(f), nil
-	case string:
-		if !utf8.ValidString(v) {
-			return nil, fmt.Errorf("binary %q is not UTF-8 text", v)
-		}
-		return v, nil
-	case nerveskey.Atom:
-		return string(v), nil
-	case *big.Int:
-		return json.Number(v.String()), nil
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			if !utf8.ValidString(k) {
-				return nil, fmt.Errorf("key %q is not UTF-8 text", k)
-			}
-			j, err := settingsToJSON(x)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = j
-		}
-		return out, nil
-	case nerveskey.Map:
-		m, ok := v.StringMap()
-		if !ok {
-			return nil, errors.New("a nested map has keys that are not distinct strings or atoms")
-		}
-		return settingsToJSON(m)
-	case []any:
-		return listToJSON(v)
-	case nerveskey.Tuple:
-		return listToJSON(v)
 	}
-	return nil, fmt.Errorf("value of type %T has no JSON form", v)
-}
-
-func listToJSON(l []any) (any, error) {
-	out := make([]any, len(l))
-	for i, x := range l {
-		j, err := settingsToJSON(x)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = j
+	b, err := etf.TypedJSON(v)
+	if err != nil {
+		return nil, false, err
 	}
-	return out, nil
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return nil, false, err
+	}
+	return buf.Bytes(), false, nil
 }
 
 const settingsPutUsage = `Usage: nerveskey settings put FILE.json
+       nerveskey settings put --typed FILE.json
        nerveskey settings put --raw-hex HEX
 
 Replaces the settings stored on a provisioned chip. FILE.json ("-" for
 stdin) must hold one JSON object; it is written as Elixir's
 term_to_binary would write the same map with string keys: strings become
-binaries, whole numbers integers, other numbers floats, arrays lists,
-true/false/null the atoms true/false/nil. --raw-hex writes the given bytes
-as they are (up to 524 bytes on a NervesKey, 416 on Trust&Go), as
-nerves_key's put_raw_settings does.
+binaries, whole numbers integers, numbers with a fraction or exponent
+floats, arrays lists, true/false/null the atoms true/false/nil. With
+--typed, FILE.json holds a term (usually a map) in the typed JSON
+'settings get --typed' prints, which keeps every Erlang type. --raw-hex
+writes the given bytes as they are (up to 524 bytes on a NervesKey, 416
+on Trust&Go), as nerves_key's put_raw_settings does.
 
 The input is checked (valid JSON, fits the area) before anything is
 written. The chip has no transactions: a put interrupted on a real chip
@@ -157,19 +130,23 @@ Examples:
 
 	$ echo '{"nerves_hub_org": "acme", "retries": 3}' > settings.json
 	$ nerveskey settings put settings.json
+	$ nerveskey settings get --typed | nerveskey settings put --typed -
 	$ nerveskey settings put --raw-hex "$(cat settings.hex)"
 `
 
 func (c *cli) settingsPut(args []string) error {
 	fs := flag.NewFlagSet("settings put", flag.ContinueOnError)
 	rawHex := fs.String("raw-hex", "", "write these raw `HEX` bytes instead of a JSON file")
+	typed := fs.Bool("typed", false, "FILE.json holds typed JSON, as 'settings get --typed' prints")
 	pos, err := c.parse(fs, settingsPutUsage, args, 0, 1)
 	if err != nil {
 		return err
 	}
 	var raw []byte
-	var value map[string]any
+	var value any
 	switch {
+	case *typed && *rawHex != "":
+		return usagef("settings put", "settings put: give --typed or --raw-hex, not both")
 	case len(pos) == 1 && *rawHex != "":
 		return usagef("settings put", "settings put: give FILE.json or --raw-hex, not both")
 	case len(pos) == 0 && *rawHex == "":
@@ -186,7 +163,7 @@ func (c *cli) settingsPut(args []string) error {
 		if err != nil {
 			return err
 		}
-		if value, err = settingsFromJSON(data); err != nil {
+		if value, err = settingsFromJSON(data, *typed); err != nil {
 			return fmt.Errorf("%s: %w", pos[0], err)
 		}
 	}
@@ -196,9 +173,14 @@ func (c *cli) settingsPut(args []string) error {
 	}
 	return s.finish(func() error {
 		var err error
-		if raw != nil {
+		switch {
+		case raw != nil:
 			err = s.PutRawSettings(c.ctx, raw)
-		} else {
+		case *typed:
+			// Any term, as settings get --typed may print one that is not
+			// a map; atoms in UTF-8, as OTP 26 and PutSettings write them.
+			err = s.PutSettingsTerm(c.ctx, nerveskey.Term{Value: value, Atoms: nerveskey.AtomsUTF8})
+		default:
 			err = s.PutSettings(c.ctx, value)
 		}
 		if err != nil {
@@ -209,9 +191,13 @@ func (c *cli) settingsPut(args []string) error {
 	}())
 }
 
-// settingsFromJSON decodes one JSON object into values PutSettings
-// encodes as Elixir would: integers stay exact.
-func settingsFromJSON(data []byte) (map[string]any, error) {
+// settingsFromJSON decodes one plain JSON object, or one typed JSON term,
+// into the values PutSettings encodes as Elixir would (internal/etf holds the one
+// JSON mapping of settings: integers stay exact, floats stay floats).
+func settingsFromJSON(data []byte, typed bool) (any, error) {
+	if typed {
+		return etf.ParseTypedJSON(data)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -221,54 +207,8 @@ func settingsFromJSON(data []byte) (map[string]any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("invalid JSON: more than one value")
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
+	if _, ok := v.(map[string]any); !ok {
 		return nil, errors.New("settings must be a JSON object")
 	}
-	out, err := fromJSON(m)
-	if err != nil {
-		return nil, err
-	}
-	return out.(map[string]any), nil
-}
-
-func fromJSON(v any) (any, error) {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			y, err := fromJSON(x)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = y
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			y, err := fromJSON(x)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = y
-		}
-		return out, nil
-	case json.Number:
-		s := string(v)
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := v.Int64(); err == nil {
-				return i, nil
-			}
-			if b, ok := new(big.Int).SetString(s, 10); ok {
-				return b, nil
-			}
-		}
-		f, err := v.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("number %s is out of range", s)
-		}
-		return f, nil
-	}
-	return v, nil // string, bool, nil
+	return etf.FromJSON(v)
 }

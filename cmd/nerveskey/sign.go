@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
 // withKey opens the chip, gets its signing key and runs f; see
@@ -146,17 +147,23 @@ func (c *cli) sign(args []string) error {
 	})
 }
 
-const benchUsage = `Usage: nerveskey bench [-n N] [--json]
+const benchUsage = `Usage: nerveskey bench [-n N] [--json] [--sim-timing MODE]
 
 Signs N random digests on the chip, verifies every signature, and reports
 latency percentiles. On a simulated chip the latency is the modeled bus
 and execution time (the wall clock means nothing there) and the report
 adds the I2C transactions per signature; on hardware it is wall-clock time.
 
+A simulated chip takes each command's typical execution time from the
+datasheet by default, so every signature costs the same; --sim-timing max
+makes it take the maximum, and --sim-timing random a time drawn between
+the two, as a real chip varies, so the percentiles differ.
+
 Examples:
 
 	$ nerveskey bench -n 200
 	$ nerveskey --sim chip.json bench --json
+	$ nerveskey --sim chip.json bench --sim-timing random -n 1000
 `
 
 // benchResult is the --json output of bench.
@@ -177,11 +184,25 @@ func (c *cli) bench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("n", 100, "the number of signatures")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	timing := fs.String("sim-timing", "typical", "with --sim: the simulated execution times, `MODE` typical, max or random")
 	if _, err := c.parse(fs, benchUsage, args, 0, 0); err != nil {
 		return err
 	}
 	if *n < 1 || *n > 1000000 {
 		return usagef("bench", "-n %d: want 1 to 1000000", *n)
+	}
+	switch *timing {
+	case "typical":
+		c.simTiming = nerveskeytest.TimingTypical
+	case "max":
+		c.simTiming = nerveskeytest.TimingMax
+	case "random":
+		c.simTiming = nerveskeytest.TimingRandom
+	default:
+		return usagef("bench", "--sim-timing %q: want typical, max or random", *timing)
+	}
+	if *timing != "typical" && c.g.sim == "" {
+		return usagef("bench", "--sim-timing needs --sim: a real chip takes the time it takes")
 	}
 	return c.withKey(func(s *session, k *nerveskey.Key) error {
 		pub := k.Public().(*ecdsa.PublicKey)

@@ -3,6 +3,7 @@ package atecc
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ const configurationTestImage = "01230bc300005000f485f099eec01500c00055008f200f0f
 	"3300330033001c001c001c001c001c003c003c003c003c003c003c003c001c00"
 
 func TestParseConfigElixir(t *testing.T) {
-	c, err := ParseConfig(unhex(t, configurationTestImage))
+	c, err := ParseConfig(testutil.Unhex(t, configurationTestImage))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +43,10 @@ func TestParseConfigElixir(t *testing.T) {
 	if c.ConfigLocked() || c.DataLocked() || c.SlotLocked(0) {
 		t.Error("unlocked image reads as locked")
 	}
-	if !bytes.Equal(s.KeyConfig[:], unhex(t, "3300330033001c001c001c001c001c003c003c003c003c003c003c003c001c00")) {
+	if !bytes.Equal(s.KeyConfig[:], testutil.Unhex(t, "3300330033001c001c001c001c001c003c003c003c003c003c003c003c001c00")) {
 		t.Errorf("key config % x", s.KeyConfig)
 	}
-	if !bytes.Equal(s.SlotConfig[:], unhex(t, "8f200f0f0f0f0f0f8f8f8f8f9f8faf8f0000000000000000000000000000af8f")) {
+	if !bytes.Equal(s.SlotConfig[:], testutil.Unhex(t, "8f200f0f0f0f0f0f8f8f8f8f9f8faf8f0000000000000000000000000000af8f")) {
 		t.Errorf("slot config % x", s.SlotConfig)
 	}
 	// Bit fields of slot 0 (SlotConfig 8F 20, KeyConfig 33 00).
@@ -82,7 +83,7 @@ func TestRevisionOf(t *testing.T) {
 		{"00020008", RevisionUnknown},
 	}
 	for _, tt := range tests {
-		if got := RevisionOf([4]byte(unhex(t, tt.rev))); got != tt.want {
+		if got := RevisionOf([4]byte(testutil.Unhex(t, tt.rev))); got != tt.want {
 			t.Errorf("RevisionOf(%s) = %v, want %v", tt.rev, got, tt.want)
 		}
 	}
@@ -91,7 +92,7 @@ func TestRevisionOf(t *testing.T) {
 func TestConfig608Fields(t *testing.T) {
 	var c Config
 	c[69] = 0x81 // configure_volatile: enabled, slot 1
-	copy(c[96:], unhex(t, "33107800"))
+	copy(c[96:], testutil.Unhex(t, "33107800"))
 	if en, slot := c.VolatileKeyPermission(); !en || slot != 1 {
 		t.Errorf("volatile key permission %v %d", en, slot)
 	}
@@ -131,7 +132,7 @@ func TestAddresses(t *testing.T) {
 }
 
 func FuzzParseConfig(f *testing.F) {
-	f.Add(unhex(f, configurationTestImage))
+	f.Add(testutil.Unhex(f, configurationTestImage))
 	for _, v := range elixirVectors(f) {
 		var img struct {
 			Image struct{ Config string } `json:"image"`
@@ -139,7 +140,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err := json.Unmarshal(v.Raw, &img); err != nil {
 			f.Fatal(err)
 		}
-		f.Add(unhex(f, img.Image.Config))
+		f.Add(testutil.Unhex(f, img.Image.Config))
 	}
 	f.Add(make([]byte, 128))
 	f.Add([]byte{1, 2, 3})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,7 +69,7 @@ func TestPackets(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := bus.packets()
-			want := unhex(t, tt.want)
+			want := testutil.Unhex(t, tt.want)
 			if len(p) != 1 || !bytes.HasPrefix(p[0], want) {
 				t.Fatalf("packets % X, want % X", p, want)
 			}
@@ -103,7 +104,7 @@ func TestLockPackets(t *testing.T) {
 		if err := d.Do(ctx, tt.run); err != nil && !errors.Is(err, ErrExecution) {
 			t.Errorf("%s: err = %v, want nil or execution error", tt.want, err)
 		}
-		if p := bus.packets(); len(p) != 1 || !bytes.HasPrefix(p[0], unhex(t, tt.want)) {
+		if p := bus.packets(); len(p) != 1 || !bytes.HasPrefix(p[0], testutil.Unhex(t, tt.want)) {
 			t.Errorf("packets % X, want %s", p, tt.want)
 		}
 	}
@@ -112,7 +113,7 @@ func TestLockPackets(t *testing.T) {
 // TestWriteConfigElixir replays configuration_test.exs "write everything"
 // and "lock config" against a blank 508A loaded with its image.
 func TestWriteConfigElixir(t *testing.T) {
-	cfg, err := ParseConfig(unhex(t, configurationTestImage))
+	cfg, err := ParseConfig(testutil.Unhex(t, configurationTestImage))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestWriteConfigElixir(t *testing.T) {
 	}
 	for i, w := range want {
 		payload := p[i][1 : len(p[i])-2] // strip count and CRC
-		if !bytes.Equal(payload, unhex(t, w)) {
+		if !bytes.Equal(payload, testutil.Unhex(t, w)) {
 			t.Errorf("packet %d = % X\nwant %s", i, payload, w)
 		}
 		if int(p[i][0]) != len(p[i]) {
@@ -178,7 +179,7 @@ func TestWriteConfigElixir(t *testing.T) {
 	if err := d.LockConfig(ctx, cfg.CRC()); err != nil {
 		t.Fatal(err)
 	}
-	if p := bus.packets(); len(p) != 1 || !bytes.HasPrefix(p[0], unhex(t, "07 17 00 34 AA")) {
+	if p := bus.packets(); len(p) != 1 || !bytes.HasPrefix(p[0], testutil.Unhex(t, "07 17 00 34 AA")) {
 		t.Errorf("lock packet % X, want 07 17 00 34 AA …", p)
 	}
 	if got, _ := d.ReadConfig(ctx); !got.ConfigLocked() {
@@ -261,7 +262,7 @@ func TestElixirImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := publicFromScalar(t, unhex(t, v.Slot0PrivateKey)); !bytes.Equal(pub[:], want) {
+			if want := publicFromScalar(t, testutil.Unhex(t, v.Slot0PrivateKey)); !bytes.Equal(pub[:], want) {
 				t.Fatalf("GenKey public % x, want % x", pub, want)
 			}
 			digest := sha256.Sum256([]byte("nerveskey " + v.Name))

@@ -5,11 +5,9 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -43,15 +41,6 @@ func (r *recBus) reset() {
 	r.mu.Lock()
 	r.pkts = nil
 	r.mu.Unlock()
-}
-
-func unhex(tb testing.TB, s string) []byte {
-	tb.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // elixirVector is one entry of testdata/elixir-chips.json.

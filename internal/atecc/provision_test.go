@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 
 	"github.com/nerveskey/nerveskey/internal/i2c"
@@ -68,8 +69,8 @@ func provisionAndSign(t *testing.T, opts *nerveskeytest.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(cfg[20:52], unhex(t, "8720 0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F 0F2F0F2F0F2F0F2F 0F0F0F0F"))
-	copy(cfg[96:128], unhex(t, "3300 1C001C001C001C001C001C001C00 3C003C003C00 3000 3C003C003C003C00"))
+	copy(cfg[20:52], testutil.Unhex(t, "8720 0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F 0F2F0F2F0F2F0F2F 0F0F0F0F"))
+	copy(cfg[96:128], testutil.Unhex(t, "3300 1C001C001C001C001C001C001C00 3C003C003C00 3000 3C003C003C003C00"))
 	cfg[18], cfg[19] = 0xAA, 0x00
 	copy(cfg[92:96], []byte{0, 0, 0, 0})
 	if err := d.WriteConfig(ctx, &cfg); err != nil {
@@ -145,7 +146,7 @@ func provisionAndSign(t *testing.T, opts *nerveskeytest.Options) {
 		t.Fatal(err)
 	}
 	p := bus.packets()
-	if len(p) != 2 || !bytes.HasPrefix(p[0], unhex(t, "27 12 82 28 00")) || !bytes.HasPrefix(p[1], unhex(t, "0B 12 02 28 01")) {
+	if len(p) != 2 || !bytes.HasPrefix(p[0], testutil.Unhex(t, "27 12 82 28 00")) || !bytes.HasPrefix(p[1], testutil.Unhex(t, "0B 12 02 28 01")) {
 		t.Errorf("settings packets % X", p)
 	}
 	for slot, want := range map[int][]byte{5: settings, 8: slots[8], 12: slots[12]} {
@@ -190,8 +191,8 @@ func provisionAndSign(t *testing.T, opts *nerveskeytest.Options) {
 // which a CheckMac with the slot 1 key sets.
 func TestAuthVolatileKey(t *testing.T) {
 	img := vectorImage(t, elixirVectorOf(t, "00006002"))
-	copy(img.Config[20:24], unhex(t, "87208190"))
-	copy(img.Config[96:100], unhex(t, "33107800"))
+	copy(img.Config[20:24], testutil.Unhex(t, "87208190"))
+	copy(img.Config[96:100], testutil.Unhex(t, "33107800"))
 	img.Config[69] = 0x81
 	var key [32]byte
 	copy(key[:], "0123456789abcdef") // 16-byte activation key, zero-padded

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -28,20 +29,10 @@ main([In]) ->
     end, Lines).
 `
 
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed", name)
-		}
-		t.Skipf("skipping: %s not installed; .ci/run installs it", name)
-	}
-}
-
 // runOracle returns Erlang's re-encodings of terms (nil for an error).
 func runOracle(t *testing.T, terms [][]byte) [][2][]byte {
 	t.Helper()
-	needTool(t, "escript")
+	testutil.NeedTool(t, "escript")
 	dir := t.TempDir()
 	script := filepath.Join(dir, "oracle.escript")
 	in := filepath.Join(dir, "terms.hex")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -17,14 +18,63 @@ import (
 // object {"t": type, "v": value} with type "map" (v is a list of [key,
 // value] pairs in order), "bin" (a UTF-8 binary as a string), "bytes"
 // (any other binary, as hex), "atom" (true, false and nil included), "int"
-// (a JSON number of any size), "float", "list" or "tuple". Only the atom
-// encoding is lost. v may be any value [Encode] accepts.
+// (a JSON number of any size), "float" (a JSON number, always with a
+// fraction or exponent), "list" or "tuple". Only the atom encoding is lost. v may be any value [Encode] accepts.
 func TypedJSON(v any) ([]byte, error) {
 	n, err := normalize(v)
 	if err != nil {
 		return nil, err
 	}
+	if err := finite(n); err != nil {
+		return nil, err
+	}
 	return json.Marshal(typed(n))
+}
+
+// floatNumber is the one JSON form of a float, in typed and plain JSON
+// alike: the shortest decimal that parses back to the same bits, always
+// with a fraction or exponent ("1.0", "-0.0", "1e+300"), so that
+// [FromJSON] reads it back as a float, never as the integer 1. Erlang
+// floats are finite; callers check that first.
+func floatNumber(f float64) json.Number {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return json.Number(s)
+}
+
+// finite returns an error if v holds a NaN or an infinity, which JSON
+// cannot write and Erlang does not have.
+func finite(v any) error {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("JSON: float %v has no JSON form", x)
+		}
+	case Map:
+		for _, e := range x {
+			if err := finite(e.Key); err != nil {
+				return err
+			}
+			if err := finite(e.Value); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := finite(e); err != nil {
+				return err
+			}
+		}
+	case Tuple:
+		for _, e := range x {
+			if err := finite(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func typed(v any) any {
@@ -48,7 +98,7 @@ func typed(v any) any {
 	case *big.Int:
 		return obj("int", json.Number(x.String()))
 	case float64:
-		return obj("float", x)
+		return obj("float", floatNumber(x))
 	case []any:
 		return obj("list", typedSlice(x))
 	case Tuple:
@@ -184,7 +234,8 @@ func untyped(raw any, depth int) (any, error) {
 
 // ToJSON converts v to plain JSON values for [encoding/json]: maps become
 // map[string]any (binary and atom keys by name), atoms strings, tuples
-// arrays and integers [json.Number]s. It fails where that would lose
+// arrays, and integers and floats [json.Number]s (a float always with a
+// fraction or exponent, so [FromJSON] reads it back as a float). It fails where that would lose
 // information that matters: a map key that is not a binary or an atom, a
 // binary and an atom key with the same name, or a binary that is not
 // UTF-8. Use [TypedJSON] for a lossless form.
@@ -217,8 +268,13 @@ func plain(v any) (any, error) {
 		return x, nil
 	case Atom:
 		return string(x), nil
-	case bool, nil, float64:
+	case bool, nil:
 		return x, nil
+	case float64:
+		if err := finite(x); err != nil {
+			return nil, err
+		}
+		return floatNumber(x), nil
 	case int64:
 		return json.Number(strconv.FormatInt(x, 10)), nil
 	case *big.Int:

@@ -284,4 +284,6 @@ func (t *Transport) sleep(tries int) {
 }
 
 // errNoLock is returned when LockPath is set on a system without flock.
+//
+//lint:ignore U1000 used by flock_other.go, on systems without flock
 var errNoLock = errors.New("i2c: Options.LockPath is not supported on this system")

@@ -1,12 +1,16 @@
 package cert
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nerveskey/nerveskey/internal/testutil"
+)
 
 func BenchmarkNervesKeyDevice(b *testing.B) {
 	v := loadChips(b)[0]
-	c := mustParseCompressed(b, unhex(b, v.Image.Slots["10"]))
-	signerXY := unhex(b, v.Image.Slots["11"])[:64]
-	deviceXY := unhex(b, nkSignerXY) // any 64 bytes; speed does not depend on it
+	c := mustParseCompressed(b, testutil.Unhex(b, v.Image.Slots["10"]))
+	signerXY := testutil.Unhex(b, v.Image.Slots["11"])[:64]
+	deviceXY := testutil.Unhex(b, nkSignerXY) // any 64 bytes; speed does not depend on it
 	sn := [9]byte{1, 2, 3}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -17,8 +21,8 @@ func BenchmarkNervesKeyDevice(b *testing.B) {
 }
 
 func BenchmarkNervesKeySigner(b *testing.B) {
-	c := mustParseCompressed(b, unhex(b, nkSlot12))
-	xy := unhex(b, nkSignerXY)
+	c := mustParseCompressed(b, testutil.Unhex(b, nkSlot12))
+	xy := testutil.Unhex(b, nkSignerXY)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := NervesKeySigner(c, xy); err != nil {
@@ -28,7 +32,7 @@ func BenchmarkNervesKeySigner(b *testing.B) {
 }
 
 func BenchmarkCompress(b *testing.B) {
-	der := unhex(b, nkSignerDER)
+	der := testutil.Unhex(b, nkSignerDER)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Compress(der, NervesKeySignerTemplate); err != nil {
@@ -38,7 +42,7 @@ func BenchmarkCompress(b *testing.B) {
 }
 
 func BenchmarkParseCompressed(b *testing.B) {
-	slot := unhex(b, nkSlot12)
+	slot := testutil.Unhex(b, nkSlot12)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParseCompressed(slot); err != nil {

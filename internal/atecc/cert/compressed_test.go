@@ -3,6 +3,7 @@ package cert
 import (
 	"bytes"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 )
 
@@ -79,7 +80,7 @@ func TestDatesFromValidity(t *testing.T) {
 
 func validCompressed(t *testing.T) []byte {
 	t.Helper()
-	return unhex(t, nkSlot12)
+	return testutil.Unhex(t, nkSlot12)
 }
 
 // withDates returns a valid compressed certificate with its date field
@@ -156,7 +157,7 @@ func TestMarshalErrors(t *testing.T) {
 }
 
 func TestTemplateMismatch(t *testing.T) {
-	signerXY := unhex(t, nkSignerXY)
+	signerXY := testutil.Unhex(t, nkSignerXY)
 	c := mustParseCompressed(t, validCompressed(t)) // a signer (template 1)
 	_, err := NervesKeyDevice(c, signerXY, signerXY, [9]byte{}, "x")
 	var te *TemplateError
@@ -178,7 +179,7 @@ func TestTemplateMismatch(t *testing.T) {
 	if _, err := NervesKeySigner(nil, signerXY); err == nil {
 		t.Fatal("nil compressed accepted")
 	}
-	tc := mustParseCompressed(t, unhex(t, tngSlot12))
+	tc := mustParseCompressed(t, testutil.Unhex(t, tngSlot12))
 	tc.SNSource = SNSourceStored
 	if _, err := TrustAndGoSigner(tc, signerXY); !errors.As(err, &te) || te.Field != "sn_source" {
 		t.Fatalf("sn_source: %v", err)

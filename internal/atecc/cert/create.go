@@ -2,13 +2,15 @@ package cert
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	crand "crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -53,13 +55,37 @@ func compatibleDates(now time.Time, years int) (Dates, error) {
 	return Dates{Year: y, Month: int(m), Day: d, Hour: now.Hour(), ExpireYears: years}, nil
 }
 
+// describeKey names a public key's algorithm and size as a user knows it,
+// e.g. "an ECDSA P-384 key" or "an RSA 2048-bit key".
+func describeKey(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k == nil || k.Curve == nil {
+			return "an ECDSA key of unknown curve"
+		}
+		return "an ECDSA " + k.Curve.Params().Name + " key"
+	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return "an RSA key"
+		}
+		return fmt.Sprintf("an RSA %d-bit key", k.N.BitLen())
+	case ed25519.PublicKey:
+		return "an Ed25519 key"
+	case *ecdh.PublicKey:
+		return "an ECDH (X25519 or NIST) key, not an ECDSA key"
+	case nil:
+		return "no key"
+	}
+	return fmt.Sprintf("an unsupported key (%T)", pub)
+}
+
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 // p256XY returns the raw point X‖Y of a P-256 ECDSA public key.
 func p256XY(what string, pub crypto.PublicKey) ([]byte, error) {
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok || k == nil || k.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("%s is %T, want a P-256 ECDSA key: %w", what, pub, ErrKey)
+		return nil, fmt.Errorf("%s is %s, want an ECDSA P-256 key: %w", what, describeKey(pub), ErrKey)
 	}
 	b, err := k.Bytes()
 	if err != nil {
@@ -324,27 +350,35 @@ func ParseSignerPEM(certPEM, keyPEM []byte) (*x509.Certificate, crypto.Signer, e
 	for rest := keyPEM; key == nil; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
-			return nil, nil, &FormatError{Input: "signer key PEM", Msg: `no "EC PRIVATE KEY" or "PRIVATE KEY" block`}
+			return nil, nil, fmt.Errorf("%w: %w", &FormatError{Input: "signer key PEM", Msg: `no "EC PRIVATE KEY" or "PRIVATE KEY" block`}, ErrKey)
+		}
+		if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, nil, fmt.Errorf("signer key is encrypted; decrypt it first (openssl ec -in KEY -out PLAIN): %w", ErrKey)
 		}
 		switch b.Type {
 		case "EC PRIVATE KEY":
 			k, err := x509.ParseECPrivateKey(b.Bytes)
 			if err != nil {
-				return nil, nil, fmt.Errorf("signer key: %w", err)
+				// x509's own message is an ASN.1 dump; say what is wrong.
+				return nil, nil, fmt.Errorf("signer key: the EC PRIVATE KEY block is not a valid SEC 1 EC key: %w", ErrKey)
 			}
 			key = k
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 			if err != nil {
-				return nil, nil, fmt.Errorf("signer key: %w", err)
+				return nil, nil, fmt.Errorf("signer key: the PRIVATE KEY block is not a valid PKCS #8 key: %w", ErrKey)
 			}
 			ek, ok := k.(*ecdsa.PrivateKey)
 			if !ok {
-				return nil, nil, fmt.Errorf("signer key is %T, want ECDSA P-256: %w", k, ErrKey)
+				var pub crypto.PublicKey
+				if s, ok := k.(crypto.Signer); ok {
+					pub = s.Public()
+				}
+				return nil, nil, fmt.Errorf("signer key is %s, want an ECDSA P-256 key: %w", describeKey(pub), ErrKey)
 			}
 			key = ek
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, nil, errors.New("signer key is encrypted; decrypt it first (openssl pkcs8)")
+			return nil, nil, fmt.Errorf("signer key is encrypted; decrypt it first (openssl pkcs8 -in KEY -out PLAIN): %w", ErrKey)
 		}
 	}
 	if _, err := p256XY("signer key", &key.PublicKey); err != nil {

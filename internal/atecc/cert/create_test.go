@@ -2,6 +2,7 @@ package cert
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/big"
 	"os"
 	"os/exec"
@@ -21,11 +23,11 @@ import (
 )
 
 // signDates builds and signs a certificate for d directly, bypassing
-// compatibleDates, so the date edge cases of spec §7.2 can be made.
+// compatibleDates, so the date edge cases of docs/nerves_key.md §7.2 can be made.
 func signDates(t *testing.T, d Dates, device bool) (der []byte, rebuild func(*Compressed) ([]byte, error), tmpl Template) {
 	t.Helper()
-	signer, dev := newKey(t), newKey(t)
-	sxy, dxy := xyOf(t, &signer.PublicKey), xyOf(t, &dev.PublicKey)
+	signer, dev := testutil.NewP256(t), testutil.NewP256(t)
+	sxy, dxy := testutil.PublicXY(t, &signer.PublicKey), testutil.PublicXY(t, &dev.PublicKey)
 	sn := [9]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	var tbs []byte
 	var err error
@@ -112,7 +114,7 @@ func TestCompatibleDates(t *testing.T) {
 }
 
 func TestNewDeviceFeb29(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Date(2028, 2, 29, 10, 30, 15, 0, time.UTC)
 	signerDER, err := NewSigner(rand.Reader, signerKey, 4, now)
 	if err != nil {
@@ -125,7 +127,7 @@ func TestNewDeviceFeb29(t *testing.T) {
 	if want := time.Date(2032, 2, 29, 10, 0, 0, 0, time.UTC); !signer.NotAfter.Equal(want) {
 		t.Fatalf("signer notAfter %v, want %v (Feb 29 kept when the expiry year is leap)", signer.NotAfter, want)
 	}
-	dev := newKey(t)
+	dev := testutil.NewP256(t)
 	der, comp, err := NewDevice(rand.Reader, &dev.PublicKey, [9]byte{9}, "LEAP", signer, signerKey, now)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +149,7 @@ func TestNewDeviceFeb29(t *testing.T) {
 }
 
 func TestCheckSignerExplains(t *testing.T) {
-	key := newKey(t)
+	key := testutil.NewP256(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	der, err := NewSigner(rand.Reader, key, 2, now)
 	if err != nil {
@@ -165,7 +167,7 @@ func TestCheckSignerExplains(t *testing.T) {
 		}
 		return c
 	}
-	xy := xyOf(t, &key.PublicKey)
+	xy := testutil.PublicXY(t, &key.PublicKey)
 	kid := nervesKeyKeyID(xy)
 	serial := SerialFromPublicKey(xy, Dates{2026, 1, 2, 3, 2}.encode())
 
@@ -210,7 +212,7 @@ func TestCheckSignerExplains(t *testing.T) {
 		})
 	}
 	// The same signer cannot issue device certificates that compress.
-	_, _, err = NewDevice(rand.Reader, &newKey(t).PublicKey, [9]byte{}, "N", goCert, key, now)
+	_, _, err = NewDevice(rand.Reader, &testutil.NewP256(t).PublicKey, [9]byte{}, "N", goCert, key, now)
 	var me *MismatchError
 	if !errors.As(err, &me) || me.Field != "issuer" {
 		t.Fatalf("NewDevice with crypto/x509 signer: %v", err)
@@ -230,7 +232,7 @@ func TestCheckSignerExplains(t *testing.T) {
 	}
 	// Key mismatch.
 	sc, _ := x509.ParseCertificate(der)
-	if err := CheckSignerKey(sc, newKey(t)); !errors.Is(err, ErrKey) {
+	if err := CheckSignerKey(sc, testutil.NewP256(t)); !errors.Is(err, ErrKey) {
 		t.Fatalf("CheckSignerKey with other key: %v", err)
 	}
 	if _, err := NewSigner(rand.Reader, rk, 1, now); !errors.Is(err, ErrKey) {
@@ -243,7 +245,7 @@ func TestCheckSignerExplains(t *testing.T) {
 }
 
 func TestParseSignerPEM(t *testing.T) {
-	key := newKey(t)
+	key := testutil.NewP256(t)
 	der, err := NewSigner(rand.Reader, key, 1, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +255,7 @@ func TestParseSignerPEM(t *testing.T) {
 	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	edPKCS8, _ := x509.MarshalPKCS8PrivateKey(edKey)
-	other, _ := x509.MarshalECPrivateKey(newKey(t))
+	other, _ := x509.MarshalECPrivateKey(testutil.NewP256(t))
 	block := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
 	for _, tt := range []struct {
 		name    string
@@ -267,6 +269,11 @@ func TestParseSignerPEM(t *testing.T) {
 		{"other key", certPEM, block("EC PRIVATE KEY", other), ErrKey},
 		{"ed25519", certPEM, block("PRIVATE KEY", edPKCS8), ErrKey},
 		{"no key", certPEM, []byte("nothing"), ErrMalformed},
+		{"no key is a key error", certPEM, []byte("nothing"), ErrKey},
+		{"broken SEC1", certPEM, block("EC PRIVATE KEY", []byte{0x30, 0}), ErrKey},
+		{"encrypted SEC1", certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00"}, Bytes: sec1}), ErrKey},
+		{"encrypted PKCS8", certPEM, block("ENCRYPTED PRIVATE KEY", []byte{0x30, 0}), ErrKey},
+		{"P-384", certPEM, block("EC PRIVATE KEY", p384SEC1(t)), ErrKey},
 		{"no cert", []byte("x"), block("EC PRIVATE KEY", sec1), ErrMalformed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,7 +291,7 @@ func TestParseSignerPEM(t *testing.T) {
 }
 
 func TestNewDebugDevice(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Now()
 	signerDER, err := NewSigner(rand.Reader, signerKey, 1, now)
 	if err != nil {
@@ -305,7 +312,7 @@ func TestNewDebugDevice(t *testing.T) {
 	verifyChain(t, der, signerDER)
 
 	// The key and certificate work with openssl as a pair.
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	sec1, _ := x509.MarshalECPrivateKey(key)
 	kp := filepath.Join(dir, "device.key")
@@ -320,5 +327,38 @@ func TestNewDebugDevice(t *testing.T) {
 	out2, err := exec.Command(openssl, "pkey", "-in", kp, "-pubout").Output()
 	if err != nil || !bytes.Equal(out, out2) {
 		t.Fatalf("openssl: certificate and key public keys differ: %v\n%s\n%s", err, out, out2)
+	}
+}
+
+func p384SEC1(t *testing.T) []byte {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDescribeKey checks keys are named as users know them, not as Go
+// types.
+func TestDescribeKey(t *testing.T) {
+	k384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 1024)
+	epub, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tt := range []struct {
+		pub  crypto.PublicKey
+		want string
+	}{
+		{&k384.PublicKey, "an ECDSA P-384 key"},
+		{&rk.PublicKey, "an RSA 1024-bit key"},
+		{epub, "an Ed25519 key"},
+		{nil, "no key"},
+	} {
+		if got := describeKey(tt.pub); got != tt.want {
+			t.Errorf("describeKey(%T) = %q, want %q", tt.pub, got, tt.want)
+		}
 	}
 }

@@ -29,8 +29,9 @@ var (
 	// device certificate common name.
 	ErrInvalidName = errors.New("invalid manufacturer serial number")
 
-	// ErrKey means a key is not a P-256 ECDSA key, or does not match the
-	// certificate it is used with.
+	// ErrKey means a key cannot be used: a signer key PEM without a
+	// readable, unencrypted key block, a key that is not a P-256 ECDSA key,
+	// or one that does not match the certificate it is used with.
 	ErrKey = errors.New("unsuitable key")
 )
 

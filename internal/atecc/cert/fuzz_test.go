@@ -3,6 +3,7 @@ package cert
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"testing"
 )
 
@@ -10,15 +11,15 @@ import (
 func seeds(f *testing.F) (slots, ders [][]byte) {
 	for _, v := range loadChips(f) {
 		for _, n := range []string{"9", "10", "12", "15"} {
-			slots = append(slots, unhex(f, v.Image.Slots[n]))
+			slots = append(slots, testutil.Unhex(f, v.Image.Slots[n]))
 		}
 		for _, d := range []string{v.Elixir.DeviceCertValid, v.Elixir.DeviceCertElixir, v.Elixir.SignerCertOriginal, v.Elixir.SignerCertElixir} {
-			ders = append(ders, unhex(f, d))
+			ders = append(ders, testutil.Unhex(f, d))
 		}
 	}
 	lm, _ := base64.StdEncoding.DecodeString(lmSignerB64)
-	slots = append(slots, unhex(f, nkSlot12), unhex(f, lmSlot12), unhex(f, tngSlot10), unhex(f, tngSlot12))
-	ders = append(ders, unhex(f, nkSignerDER), lm, unhex(f, tngDevDER))
+	slots = append(slots, testutil.Unhex(f, nkSlot12), testutil.Unhex(f, lmSlot12), testutil.Unhex(f, tngSlot10), testutil.Unhex(f, tngSlot12))
+	ders = append(ders, testutil.Unhex(f, nkSignerDER), lm, testutil.Unhex(f, tngDevDER))
 	return slots, ders
 }
 
@@ -27,7 +28,7 @@ func FuzzParseCompressed(f *testing.F) {
 	for _, s := range slots {
 		f.Add(s)
 	}
-	xy := unhex(f, nkSignerXY)
+	xy := testutil.Unhex(f, nkSignerXY)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseCompressed(b)
 		if err != nil {

@@ -4,34 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"io"
 	mrand "math/rand/v2"
 	"testing"
 	"time"
 )
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func xyOf(t testing.TB, k *ecdsa.PublicKey) []byte {
-	t.Helper()
-	b, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b[1:]
-}
 
 // signOnce signs tbs with no retry, so signatures with R or S below 2^247
 // come through.
@@ -71,8 +53,8 @@ func TestRoundTripRandomKeys(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(1, 2))
 	below248, quirks := 0, 0
 	for i := range n {
-		signer, device := newKey(t), newKey(t)
-		signerXY, deviceXY := xyOf(t, &signer.PublicKey), xyOf(t, &device.PublicKey)
+		signer, device := testutil.NewP256(t), testutil.NewP256(t)
+		signerXY, deviceXY := testutil.PublicXY(t, &signer.PublicKey), testutil.PublicXY(t, &device.PublicKey)
 		var sn [9]byte
 		for j := range sn {
 			sn[j] = byte(r.Uint32())
@@ -183,7 +165,7 @@ func TestNewSignerNewDevice(t *testing.T) {
 	}
 	r := mrand.New(mrand.NewPCG(3, 4))
 	for i := range n {
-		signerKey := newKey(t)
+		signerKey := testutil.NewP256(t)
 		years := 1 + r.IntN(31)
 		now := time.Date(2000+r.IntN(32), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(1e9), time.UTC)
 		signerDER, err := NewSigner(rand.Reader, signerKey, years, now)
@@ -202,7 +184,7 @@ func TestNewSignerNewDevice(t *testing.T) {
 			t.Fatalf("signer validity %v..%v, want %v + %d years", signer.NotBefore, signer.NotAfter, wantNB, years)
 		}
 
-		device := newKey(t)
+		device := testutil.NewP256(t)
 		var sn [9]byte
 		rand.Read(sn[:])
 		mfg := "SN" + string(rune('0'+i%10))
@@ -216,7 +198,7 @@ func TestNewSignerNewDevice(t *testing.T) {
 		if sc, _ := Compress(signerDER, NervesKeySignerTemplate); sc.ElixirQuirk() {
 			t.Fatal("NewSigner produced a signature nerves_key would rebuild wrongly")
 		}
-		got, err := NervesKeyDevice(comp, xyOf(t, &device.PublicKey), xyOf(t, &signerKey.PublicKey), sn, mfg)
+		got, err := NervesKeyDevice(comp, testutil.PublicXY(t, &device.PublicKey), testutil.PublicXY(t, &signerKey.PublicKey), sn, mfg)
 		if err != nil || !bytes.Equal(got, deviceDER) {
 			t.Fatalf("device rebuild: %v %v", err, Compare(deviceDER, got))
 		}
@@ -258,7 +240,7 @@ func (s *quirkFirstSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOp
 }
 
 func TestNewDeviceResignsQuirkySignature(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC)
 	signerDER, err := NewSigner(rand.Reader, signerKey, 5, now)
 	if err != nil {
@@ -266,7 +248,7 @@ func TestNewDeviceResignsQuirkySignature(t *testing.T) {
 	}
 	signer, _ := x509.ParseCertificate(signerDER)
 	qs := &quirkFirstSigner{PrivateKey: signerKey}
-	der, comp, err := NewDevice(rand.Reader, &newKey(t).PublicKey, [9]byte{1, 2, 3}, "N1", signer, qs, now)
+	der, comp, err := NewDevice(rand.Reader, &testutil.NewP256(t).PublicKey, [9]byte{1, 2, 3}, "N1", signer, qs, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +262,7 @@ func TestNewDeviceResignsQuirkySignature(t *testing.T) {
 
 	// A signer that always returns the same quirky signature gives up.
 	fixed := &fixedSigner{signerKey, nil}
-	if _, _, err := NewDevice(rand.Reader, &newKey(t).PublicKey, [9]byte{}, "N1", signer, fixed, now); err == nil {
+	if _, _, err := NewDevice(rand.Reader, &testutil.NewP256(t).PublicKey, [9]byte{}, "N1", signer, fixed, now); err == nil {
 		t.Fatal("NewDevice accepted a signer stuck on quirky signatures")
 	}
 }
@@ -301,14 +283,14 @@ func (s *fixedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (
 }
 
 func TestNewDeviceErrors(t *testing.T) {
-	signerKey := newKey(t)
+	signerKey := testutil.NewP256(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	signerDER, err := NewSigner(rand.Reader, signerKey, 1, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := x509.ParseCertificate(signerDER)
-	pub := &newKey(t).PublicKey
+	pub := &testutil.NewP256(t).PublicKey
 	long := string(bytes.Repeat([]byte("x"), MaxManufacturerSNLen))
 	for _, tt := range []struct {
 		name    string
@@ -325,7 +307,7 @@ func TestNewDeviceErrors(t *testing.T) {
 		{"equals ok", "a=b", now, signerKey, nil},
 		{"2032", "N", time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC), signerKey, ErrDateRange},
 		{"1999", "N", time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC), signerKey, ErrDateRange},
-		{"wrong signer key", "N", now, newKey(t), ErrKey},
+		{"wrong signer key", "N", now, testutil.NewP256(t), ErrKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := NewDevice(rand.Reader, pub, [9]byte{}, tt.mfg, signer, tt.key, tt.now)

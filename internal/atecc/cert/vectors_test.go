@@ -7,9 +7,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/nerveskey/nerveskey/internal/testutil"
 	"math/big"
 	"os"
 	"os/exec"
@@ -17,15 +17,6 @@ import (
 	"testing"
 	"time"
 )
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
 
 type chipVector struct {
 	Name            string `json:"name"`
@@ -72,19 +63,6 @@ func loadChips(t testing.TB) []chipVector {
 	return f.Vectors
 }
 
-// needTool skips when a tool is missing locally and fails in CI.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed, required in CI", name)
-		}
-		t.Skipf("skipping: %s not installed; .ci/run installs it", name)
-	}
-	return p
-}
-
 func writePEM(t *testing.T, dir, name string, der []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -121,7 +99,7 @@ func verifyChain(t *testing.T, deviceDER, signerDER []byte) {
 	if _, err := device.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("x509 verify: %v", err)
 	}
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	sp, dp := writePEM(t, dir, "signer.pem", signerDER), writePEM(t, dir, "device.pem", deviceDER)
 	out, err := exec.Command(openssl, "verify", "-partial_chain", "-attime", big.NewInt(at.Unix()).String(),
@@ -142,14 +120,14 @@ func chipSN(t *testing.T, config []byte) [9]byte {
 func TestElixirChips(t *testing.T) {
 	for _, v := range loadChips(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), unhex(t, v.Slot0PrivateKey))
+			priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), testutil.Unhex(t, v.Slot0PrivateKey))
 			if err != nil {
 				t.Fatal(err)
 			}
 			pub, _ := priv.PublicKey.Bytes()
 			deviceXY := pub[1:]
-			sn := chipSN(t, unhex(t, v.Image.Config))
-			slot := func(n string) []byte { return unhex(t, v.Image.Slots[n]) }
+			sn := chipSN(t, testutil.Unhex(t, v.Image.Config))
+			slot := func(n string) []byte { return testutil.Unhex(t, v.Image.Slots[n]) }
 
 			type set struct {
 				name                                          string
@@ -182,21 +160,21 @@ func TestElixirChips(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := unhex(t, s.devValid); !bytes.Equal(dev, want) {
+					if want := testutil.Unhex(t, s.devValid); !bytes.Equal(dev, want) {
 						t.Errorf("device cert:\n got %x\nwant %x\n%v", dev, want, Compare(want, dev))
 					}
-					if want := unhex(t, s.signerOrig); !bytes.Equal(sig, want) {
+					if want := testutil.Unhex(t, s.signerOrig); !bytes.Equal(sig, want) {
 						t.Errorf("signer cert:\n got %x\nwant %x\n%v", sig, want, Compare(want, sig))
 					}
 					if dc.ElixirQuirk() != s.devQuirk || sc.ElixirQuirk() != s.signerQuirk {
 						t.Errorf("ElixirQuirk = %v/%v, want %v/%v", dc.ElixirQuirk(), sc.ElixirQuirk(), s.devQuirk, s.signerQuirk)
 					}
 					for _, c := range []struct{ name, der, want string }{{"device", s.devValid, s.devElixir}, {"signer", s.signerOrig, s.signerElixir}} {
-						got, err := ElixirDER(unhex(t, c.der))
+						got, err := ElixirDER(testutil.Unhex(t, c.der))
 						if err != nil {
 							t.Fatal(err)
 						}
-						if !bytes.Equal(got, unhex(t, c.want)) {
+						if !bytes.Equal(got, testutil.Unhex(t, c.want)) {
 							t.Errorf("ElixirDER(%s) != %s_elixir", c.name, c.name)
 						}
 					}
@@ -207,7 +185,7 @@ func TestElixirChips(t *testing.T) {
 						tmpl      Template
 					}{{s.devValid, s.devSlot, NervesKeyDeviceTemplate}, {s.devElixir, s.devSlot, NervesKeyDeviceTemplate},
 						{s.signerOrig, s.signerSlot, NervesKeySignerTemplate}, {s.signerElixir, s.signerSlot, NervesKeySignerTemplate}} {
-						cc, err := Compress(unhex(t, c.der), c.tmpl)
+						cc, err := Compress(testutil.Unhex(t, c.der), c.tmpl)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -246,7 +224,7 @@ var (
 	tngSN       = "0123a23f29f9366a01"
 	tngMAC      = "E8EB1B202027"
 	tngDevDER   = "3082021f308201c5a00302010202105f235abdb72bed34b43772e79d40c11c300a06082a8648ce3d040302304f3121301f060355040a0c184d6963726f6368697020546563686e6f6c6f677920496e63312a302806035504030c2143727970746f2041757468656e7469636174696f6e205369676e657220324330303020170d3230313131313034303030305a180f32303438313131313034303030305a30423121301f060355040a0c184d6963726f6368697020546563686e6f6c6f677920496e63311d301b06035504030c14736e3031323341323346323946393336364130313059301306072a8648ce3d020106082a8648ce3d03010703420004d330b8b2ede4d502df48b54a2f29cc79f901e594fd6bf92deb6d187ac77f2dbbb160279a4a20a7e6e3507f973aad43919bef2d1c99b29c153323dfcd99106769a3818d30818a302a0603551d1104233021a41f301d311b30190603550405131265756934385f453845423142323032303237300c0603551d130101ff04023000300e0603551d0f0101ff040403020388301d0603551d0e0416041497b749e690438f36a9fafc6092479f2816bac9b8301f0603551d230418301680140f621ff44ab590d34d04c1f37df612cb5bb5ed34300a06082a8648ce3d0403020348003045022100e197aa26d2d0ac94ab4decc230554f5611cd53ae24ad1ae2737ea2d69ecaa2ad022025d05c0e6ea51c603e5a5b84e04cab5126c6bdb37c8906a159606c3482b024af"
-	// Microchip Crypto Authentication Root CA 002, X‖Y (spec §7.6).
+	// Microchip Crypto Authentication Root CA 002, X‖Y (docs/nerves_key.md §7.6).
 	tngRootXY = "bd54e66de3875484006b53ae1580d50aa069e78adf5578d85ce2d54dd5b830296bffdd6e6f7256fbd99ef1a116b11d33ad49103aa1858739dcfae437e19d634e"
 )
 
@@ -265,8 +243,8 @@ func TestNervesKeySignerFixtures(t *testing.T) {
 		name          string
 		slot, xy, der []byte
 	}{
-		{"data_test.exs", unhex(t, nkSlot12), unhex(t, nkSignerXY), unhex(t, nkSignerDER)},
-		{"livemd", unhex(t, lmSlot12), unhex(t, lmSignerXY), lm},
+		{"data_test.exs", testutil.Unhex(t, nkSlot12), testutil.Unhex(t, nkSignerXY), testutil.Unhex(t, nkSignerDER)},
+		{"livemd", testutil.Unhex(t, lmSlot12), testutil.Unhex(t, lmSignerXY), lm},
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			got, err := NervesKeySigner(mustParseCompressed(t, f.slot), f.xy)
@@ -298,15 +276,15 @@ func TestNervesKeySignerFixtures(t *testing.T) {
 }
 
 func TestTrustAndGoFixtures(t *testing.T) {
-	slot11 := unhex(t, tngSlot11)
+	slot11 := testutil.Unhex(t, tngSlot11)
 	signerXY := append(append([]byte{}, slot11[4:36]...), slot11[40:72]...)
-	sn := [9]byte(unhex(t, tngSN))
-	dc := mustParseCompressed(t, unhex(t, tngSlot10))
-	dev, err := TrustAndGoDevice(dc, unhex(t, tngDevXY), signerXY, sn, tngMAC)
+	sn := [9]byte(testutil.Unhex(t, tngSN))
+	dc := mustParseCompressed(t, testutil.Unhex(t, tngSlot10))
+	dev, err := TrustAndGoDevice(dc, testutil.Unhex(t, tngDevXY), signerXY, sn, tngMAC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := unhex(t, tngDevDER)
+	want := testutil.Unhex(t, tngDevDER)
 	if !bytes.Equal(dev, want) { // 547 bytes (0x21f of content)
 		t.Fatalf("Trust&Go device differs: %v", Compare(want, dev))
 	}
@@ -314,11 +292,11 @@ func TestTrustAndGoFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := c.Marshal(); !bytes.Equal(m, unhex(t, tngSlot10)) {
+	if m, _ := c.Marshal(); !bytes.Equal(m, testutil.Unhex(t, tngSlot10)) {
 		t.Fatalf("Compress(device) = %x", m)
 	}
 
-	sc := mustParseCompressed(t, unhex(t, tngSlot12))
+	sc := mustParseCompressed(t, testutil.Unhex(t, tngSlot12))
 	signer, err := TrustAndGoSigner(sc, signerXY)
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +308,7 @@ func TestTrustAndGoFixtures(t *testing.T) {
 	if signerCert.Subject.CommonName != "Crypto Authentication Signer 2C00" {
 		t.Errorf("signer CN %q", signerCert.Subject.CommonName)
 	}
-	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, unhex(t, tngRootXY)...))
+	root, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, testutil.Unhex(t, tngRootXY)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,12 +316,12 @@ func TestTrustAndGoFixtures(t *testing.T) {
 	if !ecdsa.VerifyASN1(root, digest[:], signerCert.Signature) {
 		t.Fatal("rebuilt Trust&Go signer does not verify under Root CA 002")
 	}
-	if !bytes.Equal(signerCert.AuthorityKeyId, unhex(t, "7aed7d6dc6b7789db23801a5e84a8cb0a40e2a8c")) {
+	if !bytes.Equal(signerCert.AuthorityKeyId, testutil.Unhex(t, "7aed7d6dc6b7789db23801a5e84a8cb0a40e2a8c")) {
 		t.Errorf("AKI %x", signerCert.AuthorityKeyId)
 	}
 	if c, err := Compress(signer, TrustAndGoSignerTemplate); err != nil {
 		t.Fatal(err)
-	} else if m, _ := c.Marshal(); !bytes.Equal(m, unhex(t, tngSlot12)) {
+	} else if m, _ := c.Marshal(); !bytes.Equal(m, testutil.Unhex(t, tngSlot12)) {
 		t.Fatalf("Compress(signer) = %x", m)
 	}
 	deviceCert, err := x509.ParseCertificate(dev)
@@ -368,7 +346,7 @@ func TestSerialVectors(t *testing.T) {
 	}{
 		{dev, "114212275507497809804692595957010019923"},
 		{pk, "122136849383167108807819891765977662465"},
-		{SerialFromPublicKey(unhex(t, nkSignerXY), [3]byte{0x96, 0x12, 0x81}), "0x5e3d6d0a3e9471e6d6f4acf2310b96a3"},
+		{SerialFromPublicKey(testutil.Unhex(t, nkSignerXY), [3]byte{0x96, 0x12, 0x81}), "0x5e3d6d0a3e9471e6d6f4acf2310b96a3"},
 	} {
 		want, _ := new(big.Int).SetString(c.want, 0)
 		if got := new(big.Int).SetBytes(c.got[:]); got.Cmp(want) != 0 {

@@ -147,13 +147,13 @@ func parsePEMKey(data []byte, pass func() ([]byte, error), anyType bool) (crypto
 			}
 			k, err := x509.ParseECPrivateKey(b.Bytes)
 			if err != nil {
-				return nil, err
+				return nil, errors.New("the EC PRIVATE KEY block is not a valid SEC 1 EC key")
 			}
 			return checkKey(k, anyType)
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 			if err != nil {
-				return nil, err
+				return nil, errors.New("the PRIVATE KEY block is not a valid PKCS #8 key")
 			}
 			return checkKey(k, anyType)
 		case "ENCRYPTED PRIVATE KEY":
@@ -174,6 +174,23 @@ func parsePEMKey(data []byte, pass func() ([]byte, error), anyType bool) (crypto
 				return nil, &PKCS8Error{Msg: "wrong passphrase (or corrupt key): the decrypted key does not parse", Wrong: true}
 			}
 			return checkKey(k, anyType)
+		}
+	}
+}
+
+// IsEncryptedPEM reports whether the first private key block of data is
+// an "ENCRYPTED PRIVATE KEY" (PKCS#8), which [Open] decrypts.
+func IsEncryptedPEM(data []byte) bool {
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return false
+		}
+		switch b.Type {
+		case "EC PRIVATE KEY", "PRIVATE KEY":
+			return false
+		case "ENCRYPTED PRIVATE KEY":
+			return true
 		}
 	}
 }

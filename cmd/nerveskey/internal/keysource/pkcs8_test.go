@@ -10,22 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/nerveskey/nerveskey/internal/testutil"
 )
 
 const testPassphrase = "correct horse"
-
-// needTool skips the test when a tool is missing, or fails it under CI.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed; .ci/run installs it", name)
-		}
-		t.Skipf("skipping: %s not installed; .ci/run installs it", name)
-	}
-	return p
-}
 
 func readPEM(t testing.TB, name string) []byte {
 	t.Helper()
@@ -80,7 +69,7 @@ func TestEncryptedPKCS8Vectors(t *testing.T) {
 // TestEncryptedPKCS8OpenSSL encrypts fresh keys with openssl, as a user
 // would, and opens them through Open with each passphrase source.
 func TestEncryptedPKCS8OpenSSL(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
 	run := func(args ...string) {
 		t.Helper()

@@ -1,0 +1,235 @@
+package nerveskey_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/nerveskeytest"
+)
+
+// A busExchange is one recorded Tx: what the driver wrote, what the chip
+// answered, and the chip's virtual time it took.
+type busExchange struct {
+	addr    uint16
+	w, r    []byte
+	err     error
+	elapsed time.Duration
+}
+
+// recordBus is a simulated chip that records every Tx while recording is
+// on.
+type recordBus struct {
+	*nerveskeytest.Chip
+
+	mu        sync.Mutex // guards the fields below
+	recording bool
+	log       []busExchange
+}
+
+func (b *recordBus) Tx(addr uint16, w, r []byte) error {
+	t0 := b.Chip.Now()
+	err := b.Chip.Tx(addr, w, r)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.recording {
+		b.log = append(b.log, busExchange{addr, bytes.Clone(w), bytes.Clone(r), err, b.Chip.Now().Sub(t0)})
+	}
+	return err
+}
+
+// replayBus answers a driver with the exchanges of a recording, in a loop,
+// on a virtual clock advanced by the recorded wire times and by Sleep: no
+// chip model and no simulator crypto run, so what a benchmark measures is
+// the driver. Like periph's i2ctest.Playback, it is honest only for the
+// sequence it recorded: a driver that writes anything else than the
+// recording (another command, another poll pattern) gets an error.
+type replayBus struct {
+	log []busExchange
+
+	mu   sync.Mutex // guards the fields below
+	next int
+	now  time.Time
+}
+
+func (b *replayBus) String() string                  { return "replay" }
+func (b *replayBus) SetSpeed(physic.Frequency) error { return nil }
+func (b *replayBus) Now() time.Time                  { b.mu.Lock(); defer b.mu.Unlock(); return b.now }
+func (b *replayBus) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.now = b.now.Add(d)
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *replayBus) Tx(addr uint16, w, r []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := &b.log[b.next]
+	if addr != e.addr || !bytes.Equal(w, e.w) || len(r) != len(e.r) {
+		return fmt.Errorf("replay: exchange %d: driver sent %#x %x (read %d), recording has %#x %x (read %d)",
+			b.next, addr, w, len(r), e.addr, e.w, len(e.r))
+	}
+	copy(r, e.r)
+	b.now = b.now.Add(e.elapsed)
+	b.next = (b.next + 1) % len(b.log)
+	return e.err
+}
+
+// replayKey records Open and four signatures of digest on a simulated
+// chip, then opens a Key on a replay of Open's exchanges followed by the
+// last signature's, which the replay then loops on. It returns the Key,
+// its bus and the exchanges of one signature.
+func replayKey(tb testing.TB, rev nerveskeytest.Revision, digest []byte) (*nerveskey.Key, *replayBus, []busExchange) {
+	tb.Helper()
+	// Record Open, then the signatures, from one chip.
+	bus := &recordBus{Chip: nerveskeytest.NewProvisionedChip(tb, &nerveskeytest.Options{Revision: rev, Seed: 1}), recording: true}
+	k, err := nerveskey.Open(tb.Context(), bus, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bus.mu.Lock()
+	open := len(bus.log)
+	bus.mu.Unlock()
+	for range 4 {
+		if _, err := k.Sign(nil, digest, crypto.SHA256); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	k.Close()
+	bus.mu.Lock()
+	log := bus.log
+	bus.mu.Unlock()
+	// The last signature's exchanges are the ones the replay loops on.
+	per := (len(log) - open) / 4
+	if per*4 != len(log)-open {
+		tb.Fatalf("4 signatures made %d exchanges, not a multiple of 4", len(log)-open)
+	}
+	signs := log[len(log)-per:]
+	r := &replayBus{log: append(append([]busExchange(nil), log[:open]...), signs...)}
+	rk, err := nerveskey.Open(tb.Context(), r, nil)
+	if err != nil {
+		tb.Fatalf("Open on the replay: %v", err)
+	}
+	tb.Cleanup(func() { rk.Close() })
+	r.mu.Lock()
+	r.log, r.next = signs, 0
+	r.mu.Unlock()
+	return rk, r, signs
+}
+
+// TestReplayBus checks the replay is faithful: a Key on it returns the
+// recorded signature, which verifies, and a driver that strays from the
+// recording gets an error.
+func TestReplayBus(t *testing.T) {
+	needSim(t, "recordings")
+	d := sha256.Sum256([]byte("replay"))
+	k, _, _ := replayKey(t, nerveskeytest.ATECC508A, d[:])
+	for range 3 {
+		sig, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), d[:], sig) {
+			t.Fatal("replayed signature does not verify")
+		}
+	}
+	other := sha256.Sum256([]byte("another digest"))
+	if _, err := k.Sign(nil, other[:], crypto.SHA256); err == nil {
+		t.Fatal("signing another digest on the replay succeeded")
+	}
+}
+
+// BenchmarkSignDriver prices the driver alone: Key.Sign on a replay of
+// recorded chip answers (no simulator, no simulator crypto, no lock
+// file), with and without the queue that lets signatures share wake
+// cycles, next to Key.Sign on the
+// simulator and the host's own ECDSA verification of one signature (what
+// checking each signature on the host would add). cpu/floor is host CPU
+// per signature over the modeled floor of one signature (typical Nonce +
+// Sign, tWHI and wire time): the share of a signature's time the host
+// spends.
+func BenchmarkSignDriver(b *testing.B) {
+	needSim(b, "recordings")
+	digest := sha256.Sum256([]byte("bench"))
+	for _, rev := range benchRevisions {
+		k, _, signs := replayKey(b, rev, digest[:])
+		var wire time.Duration
+		for _, e := range signs {
+			if e.err == nil || e.addr == 0 {
+				wire += e.elapsed
+			}
+		}
+		floor := signExec[rev] + tWHI + wire
+		report := func(b *testing.B) {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(floor.Nanoseconds()), "cpu/floor")
+		}
+		b.Run(rev.String()+"/replay/key", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(rev.String()+"/replay/key-nobatch", func(b *testing.B) {
+			k, _, _ := replayKey(b, rev, digest[:])
+			nerveskey.NoBatch(k)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(rev.String()+"/simulator/key", func(b *testing.B) {
+			sk, _ := newBenchKey(b, rev)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := sk.Sign(nil, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(rev.String()+"/host-verify", func(b *testing.B) {
+			sig, err := k.Sign(nil, digest[:], crypto.SHA256)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pub := k.Public().(*ecdsa.PublicKey)
+			b.ReportAllocs()
+			for b.Loop() {
+				if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+					b.Fatal("signature does not verify")
+				}
+			}
+			report(b)
+		})
+	}
+}
+
+func newBenchKey(b *testing.B, rev nerveskeytest.Revision) (*nerveskey.Key, *nerveskeytest.Chip) {
+	b.Helper()
+	chip := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: rev, Seed: 1})
+	k, err := nerveskey.Open(b.Context(), chip, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { k.Close() })
+	return k, chip
+}
