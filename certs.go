@@ -12,6 +12,7 @@ import (
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // Slots of the certificate pairs (spec/nerves_key.md §1), indexed by Pair.
@@ -104,6 +105,11 @@ type Info struct {
 	Provisioned bool
 	// Mode is how the chip is configured (nerves_key.md §3.4).
 	Mode Mode
+	// Layout is what the configuration zone makes the chip, whatever
+	// Options.Type says: "blank" (configuration zone unlocked),
+	// "nerves_key", "nerves_key_volatile", "trust_and_go" or "foreign".
+	// Mode and Key are decided from the same detection.
+	Layout string
 	// Revision is the part, from config bytes 4–7: "ATECC508A",
 	// "ATECC608A", "ATECC608B" or "unknown".
 	Revision string
@@ -162,6 +168,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	info := &Info{
 		Provisioned: cfg.DataLocked(),
 		Mode:        modeOf(cfg),
+		Layout:      layout.Detect(cfg).String(),
 		Revision:    cfg.Revision().String(),
 		Serial:      cfg.SerialNumber(),
 	}

@@ -234,6 +234,7 @@ func TestBlankChipInfo(t *testing.T) {
 	}
 	want := nerveskey.Info{
 		Mode:                  nerveskey.ModeUnprovisioned,
+		Layout:                "blank",
 		Revision:              "ATECC608B",
 		Serial:                serial,
 		DefaultManufacturerSN: "AER245UNQOY4T3Q", // nerves_key README

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
+	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // A DeviceType says how the chip was provisioned. Trust&Go parts are never
@@ -96,15 +97,16 @@ func (m Mode) String() string {
 }
 
 // modeOf classifies a configuration zone as nerves_key's
-// Config.provisioning_info does.
+// Config.provisioning_info does, from the one detection of what a chip is
+// (internal/layout), which Info and Key both use.
 func modeOf(c *atecc.Config) Mode {
 	if !c.DataLocked() {
 		return ModeUnprovisioned
 	}
-	switch {
-	case c[20] == 0x87 && c[21] == 0x20 && c[96] == 0x33 && c[97] == 0x10:
+	switch layout.Detect(c) {
+	case layout.NervesKeyVolatile:
 		return ModeVolatile
-	case c[20] == 0x87 && c[21] == 0x20:
+	case layout.NervesKey:
 		return ModeRegular
 	}
 	return ModeUnrecognized
@@ -130,12 +132,20 @@ type Options struct {
 	// wake pulse is too short; the driver then asks the bus to slow down
 	// for the wake (most Linux adapters cannot: use a slower bus).
 	BusSpeed physic.Frequency
-	// LockFile names a file that is flock'ed around every command
-	// sequence, so that several processes can share the chip without
-	// interleaving a Nonce and a Sign. Empty selects the default: on for
-	// hardware buses, at /run/lock/nerveskey-<bus>-<addr>.lock (or the
-	// temporary directory if /run/lock is missing), off for simulated
-	// chips. "-" turns it off. Linux only.
+	// LockFile names a file that is locked (flock(2), or LockFileEx on
+	// Windows) around every command sequence, so that several processes
+	// can share the chip without interleaving a Nonce and a Sign. It is
+	// opened once and kept open until Close. Empty selects the default:
+	// off for simulated chips; for a Linux I2C bus its device node (e.g.
+	// /dev/i2c-1), so exactly those who may open the bus may hold the
+	// lock; for other hardware buses
+	// /run/lock/nerveskey-<bus>-<addr>.lock (or in the temporary
+	// directory), which any local user can create or hold (SECURITY.md);
+	// none on systems without such locks (Solaris, illumos, AIX, Plan 9).
+	// "-" turns it off. A wait for the lock, or for another goroutine's
+	// command sequence, ends with the context or, without a deadline
+	// (crypto.Signer's Sign), after 5 s, with an error wrapping
+	// context.DeadlineExceeded.
 	LockFile string
 	// ActivationKey is the 16-byte activation key of a volatile-key chip
 	// (nerves_key's volatile_provision). When the chip's persistent latch
@@ -177,8 +187,11 @@ func (o *Options) lockPath(bus i2c.Bus) string {
 	case p != "":
 		return p
 	}
-	if _, simulated := bus.(clock); simulated {
+	if _, simulated := bus.(clock); simulated || !ni2c.LockSupported {
 		return ""
+	}
+	if p := ni2c.DeviceLockPath(bus.String()); p != "" {
+		return p
 	}
 	dir := "/run/lock"
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -271,15 +284,20 @@ func OpenBus(ctx context.Context, name string, opts *Options) (*Chip, error) {
 // idempotent; later calls on the Chip return ErrClosed.
 func (c *Chip) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
+	c.mu.Unlock()
+	lerr := c.dev.Transport().Close() // waits for a command sequence in progress
 	if c.bus != nil {
 		if err := c.bus.Close(); err != nil {
 			return fmt.Errorf("nerveskey: close: %w", err)
 		}
+	}
+	if lerr != nil {
+		return fmt.Errorf("nerveskey: close: %w", lerr)
 	}
 	return nil
 }

@@ -60,3 +60,17 @@ var (
 	// is missing or wrong.
 	ErrActivationKey = errors.New("volatile-key chip needs its activation key")
 )
+
+// A ConfigError reports an operation the chip's configuration does not
+// permit, or does not permit safely, found before the command is sent:
+// ECDH on a slot that forbids it or would write the secret to another
+// slot, a foreign chip's slot 0 without external signatures, random bytes
+// from a chip whose configuration zone is not locked.
+type ConfigError struct {
+	Op     string // "ecdh", "random", "key"
+	Reason string // what in the configuration refuses it, e.g. "slot 0 SlotConfig 0x2083: ECDH not allowed (ReadKey bit 2)"
+}
+
+func (e *ConfigError) Error() string {
+	return e.Op + ": not permitted by the chip's configuration: " + e.Reason
+}

@@ -122,7 +122,8 @@ func TestErrorText(t *testing.T) {
 			return closedChip.ClearAux(ctx)
 		}},
 		{"closed Provision", "provision", is(nerveskey.ErrClosed), func() error {
-			return closedChip.Provision(ctx, testInfo, signerCert, signerKey, provOpts(nil))
+			_, err := closedChip.Provision(ctx, testInfo, signerCert, signerKey, provOpts(nil))
+			return err
 		}},
 		{"closed ProvisionAux", "provision aux", is(nerveskey.ErrClosed), func() error {
 			return closedChip.ProvisionAux(ctx, signerCert, signerKey, provOpts(nil))
@@ -174,7 +175,8 @@ func TestErrorText(t *testing.T) {
 			return err
 		}},
 		{"Provision provisioned", "provision", is(nerveskey.ErrAlreadyProvisioned), func() error {
-			return prov.Provision(ctx, testInfo, signerCert, signerKey, provOpts(nil))
+			_, err := prov.Provision(ctx, testInfo, signerCert, signerKey, provOpts(nil))
+			return err
 		}},
 		{"PutRawSettings too large", "put raw settings", tooLarge, func() error {
 			return prov.PutRawSettings(ctx, make([]byte, prov.MaxSettingsSize()+1))

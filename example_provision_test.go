@@ -2,6 +2,7 @@ package nerveskey_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log"
@@ -31,7 +32,7 @@ func ExampleChip_Provision() {
 		log.Fatal(err)
 	}
 	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-000123", BoardName: "widget"}
-	err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
+	res, err := chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
 		Now: func() time.Time { return now },
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Done {
@@ -46,10 +47,13 @@ func ExampleChip_Provision() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("provisioned; device key is %T\n", key.Public())
+	fmt.Printf("%v; device key is %T, the one the certificate holds: %v\n", res.Status, key.Public(), res.DeviceCert.PublicKey.(*ecdsa.PublicKey).Equal(key.Public()))
+	fmt.Println("key proof:", res.KeyProof)
 
-	err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{Now: func() time.Time { return now }})
-	fmt.Println(err)
+	// The same inputs again: the chip is compared with them, and is the one
+	// they make. Other inputs would give ErrAlreadyProvisioned.
+	res, err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{Now: func() time.Time { return now }})
+	fmt.Println(res.Status, err)
 	// Output:
 	// step 1/9: validate inputs and chip
 	// step 2/9: write configuration
@@ -60,8 +64,9 @@ func ExampleChip_Provision() {
 	// step 7/9: verify certificates
 	// step 8/9: lock data and OTP zones
 	// step 9/9: read back, verify and lock key slot
-	// provisioned; device key is *ecdsa.PublicKey
-	// nerveskey: provision: chip already provisioned (data zone and key slot locked)
+	// provisioned; device key is *ecdsa.PublicKey, the one the certificate holds: true
+	// key proof: genkey public re-read matched; slot 0 signed a random challenge that verified
+	// already provisioned <nil>
 }
 
 // ExampleProvisionOptions_confirm shows the plan and asks before the first
@@ -96,11 +101,11 @@ func ExampleProvisionOptions_confirm() {
 			return nil
 		},
 	}
-	err = chip.Provision(ctx, info, signerCert, signerKey, opts)
+	_, err = chip.Provision(ctx, info, signerCert, signerKey, opts)
 	fmt.Println(errors.Is(err, errNo), errors.Is(err, nerveskey.ErrAborted))
 
 	answer = "yes"
-	if err := chip.Provision(ctx, info, signerCert, signerKey, opts); err != nil {
+	if _, err := chip.Provision(ctx, info, signerCert, signerKey, opts); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("provisioned")

@@ -34,7 +34,7 @@ func provisionedKey(ctx context.Context) (*nerveskey.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
+	if _, err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
 		return nil, err
 	}
 	return nerveskey.Open(ctx, bus, nil) // the Key owns its chip: Close releases it

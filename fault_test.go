@@ -31,11 +31,14 @@ const (
 	faultWatchdogGap             // the watchdog expires between Nonce and Sign (TempKey lost)
 	faultWatchdogEarly           // the watchdog fires 1–120 ms after the wake (0xEE or a lost session)
 	faultPowerCut                // power lost after 1–8 more transactions
+	faultForged                  // the Sign answers a valid signature by another key (CRC good)
+	faultForgedTwice             // the next two Sign answers are forged: the host gives up
+	faultLostAnswer              // the Sign executes and its answer is lost (NAK or garbage)
 	numFaultKinds
 )
 
 func (f faultKind) String() string {
-	return [...]string{"none", "nak", "nak-flood", "corrupt", "ecc", "drop-wake", "watchdog-gap", "watchdog-early", "power-cut"}[f]
+	return [...]string{"none", "nak", "nak-flood", "corrupt", "ecc", "drop-wake", "watchdog-gap", "watchdog-early", "power-cut", "forged", "forged-twice", "lost-answer"}[f]
 }
 
 // errClass names the typed error a failed signature returned, or "" if
@@ -51,6 +54,7 @@ func errClass(err error) string {
 		{"ErrTimeout", nerveskey.ErrTimeout},
 		{"ErrFrame", nerveskey.ErrFrame},
 		{"ErrWake", nerveskey.ErrWake},
+		{"ErrInconsistent", nerveskey.ErrInconsistent},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name
@@ -79,7 +83,23 @@ func TestSignUnderFaults(t *testing.T) {
 				retries  atomic.Int64 // Retry hook calls in the current signature
 				gapArmed atomic.Bool  // expire the watchdog after the next Nonce
 				wdArmed  atomic.Int64 // set WatchdogAfter (µs) at the next wake
+				forge    atomic.Int64 // forge the answers of this many next Signs
+				lose     atomic.Int64 // lose the answer of the next Sign (a Loss)
+				forged   atomic.Int64 // forged answers sent
 			)
+			chip.SetCommandHook(func(c *nerveskeytest.Command) {
+				if c.Opcode != opSign {
+					return
+				}
+				if forge.Load() > 0 {
+					forge.Add(-1)
+					forged.Add(1)
+					c.Answer = func([]byte) []byte { return foreignSig() }
+				}
+				if l := lose.Swap(0); l != 0 {
+					c.Lose = nerveskeytest.Loss(l)
+				}
+			})
 			trace := &nerveskey.Trace{
 				Retry: func(int, error, time.Duration) { retries.Add(1) },
 				Command: func(op string, _ time.Duration, err error) {
@@ -127,6 +147,12 @@ func TestSignUnderFaults(t *testing.T) {
 					wdArmed.Store(int64(1000 + rng.IntN(120000)))
 				case faultPowerCut:
 					f.PowerCutAfter = 1 + rng.IntN(8)
+				case faultForged:
+					forge.Store(1)
+				case faultForgedTwice:
+					forge.Store(2)
+				case faultLostAnswer:
+					lose.Store(int64(nerveskeytest.LostNAK) + int64(rng.IntN(2)))
 				}
 				chip.SetFaults(f)
 				retries.Store(0)
@@ -147,6 +173,8 @@ func TestSignUnderFaults(t *testing.T) {
 				chip.SetFaults(nerveskeytest.Faults{})
 				gapArmed.Store(false)
 				wdArmed.Store(0)
+				forge.Store(0)
+				lose.Store(0)
 
 				switch {
 				case err != nil:
@@ -176,14 +204,14 @@ func TestSignUnderFaults(t *testing.T) {
 				fl = append(fl, fmt.Sprintf("%s=%d", c, v))
 			}
 			sort.Strings(fl)
-			t.Logf("%d signs: %d ok first time, %d ok after retries, %d typed errors [%s], %d wrong, %d panics",
-				n, ok, retried, n-ok-retried, strings.Join(fl, " "), wrong, panics)
+			t.Logf("%d signs: %d ok first time, %d ok after retries, %d typed errors [%s], %d wrong, %d panics; %d forged Sign answers",
+				n, ok, retried, n-ok-retried, strings.Join(fl, " "), wrong, panics, forged.Load())
 			for kind, c := range byKind {
 				t.Logf("  %-14v ok=%d retried-ok=%d failed=%d", faultKind(kind), c[0], c[1], c[2])
 			}
 			// The driver must recover from every transient fault but the
 			// flood: a few failures are expected, most signatures succeed.
-			if fails := n - ok - retried; fails > byKind[faultNAKFlood][2]+n/20 {
+			if fails := n - ok - retried; fails > byKind[faultNAKFlood][2]+byKind[faultForgedTwice][2]+n/20 {
 				t.Errorf("%d failures; the retry budget should absorb transient faults", fails)
 			}
 			// The chip still signs after all that.
@@ -193,4 +221,89 @@ func TestSignUnderFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignForgedAnswers answers 200 Signs with a well-framed signature by
+// another key (valid CRC, valid scalars), every other one of them twice in
+// a row: no invalid signature may be returned; a single forgery is
+// absorbed by the host verification's one retry and a double one is an
+// ErrInconsistent error.
+func TestSignForgedAnswers(t *testing.T) {
+	needSim(t, "forged answers")
+	for _, rev := range benchRevisions {
+		t.Run(rev.String(), func(t *testing.T) {
+			chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+			k, err := nerveskey.Open(t.Context(), chip, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			pub := k.Public().(*ecdsa.PublicKey)
+			var forge, forged atomic.Int64
+			chip.SetCommandHook(func(c *nerveskeytest.Command) {
+				if c.Opcode == opSign && forge.Load() > 0 {
+					forge.Add(-1)
+					forged.Add(1)
+					c.Answer = func([]byte) []byte { return foreignSig() }
+				}
+			})
+			var okN, inconsistent, invalid int
+			for i := 0; forged.Load() < 200; i++ {
+				forge.Store(int64(1 + i%2))
+				d := sha256.Sum256(fmt.Appendf(nil, "forged %d", i))
+				sig, err := k.Sign(nil, d[:], crypto.SHA256)
+				forge.Store(0)
+				switch {
+				case errors.Is(err, nerveskey.ErrInconsistent):
+					inconsistent++
+				case err != nil:
+					t.Fatalf("sign %d: %v", i, err)
+				case !ecdsa.VerifyASN1(pub, d[:], sig):
+					invalid++
+				default:
+					okN++
+				}
+			}
+			if invalid != 0 || okN == 0 || inconsistent == 0 {
+				t.Errorf("%d invalid signatures returned", invalid)
+			}
+			t.Logf("%d forged Sign answers: %d valid signatures returned (after one retry), %d ErrInconsistent, %d invalid returned", forged.Load(), okN, inconsistent, invalid)
+		})
+	}
+}
+
+// FuzzSignAnswer answers one Sign with fuzzed bytes, well framed: Key.Sign
+// either returns a signature that verifies under the chip's public key or
+// an error; it never returns the forged bytes and never panics. The
+// fuzzed answer may be any length (a status byte, a short or long payload).
+func FuzzSignAnswer(f *testing.F) {
+	f.Add(foreignSig())
+	f.Add(make([]byte, 64))
+	f.Add([]byte{0x0F})
+	f.Add([]byte{0x00})
+	f.Add(append(make([]byte, 63), 1))
+	chip := nerveskeytest.NewProvisionedChip(f, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
+	k, err := nerveskey.Open(f.Context(), chip, &nerveskey.Options{RetryBudget: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer k.Close()
+	pub := k.Public().(*ecdsa.PublicKey)
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		if len(answer) > 80 {
+			return // longer than any chip answer: the frame count byte would not hold it
+		}
+		var once atomic.Bool
+		chip.SetCommandHook(func(c *nerveskeytest.Command) {
+			if c.Opcode == opSign && once.CompareAndSwap(false, true) {
+				c.Answer = func([]byte) []byte { return append([]byte(nil), answer...) }
+			}
+		})
+		defer chip.SetCommandHook(nil)
+		d := sha256.Sum256(answer)
+		sig, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err == nil && !ecdsa.VerifyASN1(pub, d[:], sig) {
+			t.Fatalf("answer %x: an invalid signature was returned", answer)
+		}
+	})
 }

@@ -59,7 +59,7 @@ func es256Sign(ctx context.Context, k *Key, signingString string) ([]byte, error
 		return nil, fmt.Errorf("nil *Key: %w", jwt.ErrInvalidKey)
 	}
 	d := sha256.Sum256([]byte(signingString))
-	rs, err := k.signRS(ctx, d[:], crypto.SHA256)
+	rs, _, err := k.signRS(ctx, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +97,16 @@ func (k *Key) SignJWT(ctx context.Context, claims jwt.Claims) (string, error) {
 // defaultJWTLifetime is JWTOptions.Lifetime's default.
 const defaultJWTLifetime = time.Hour
 
+// defaultJWTMaxLifetime is JWTOptions.MaxLifetime's default.
+const defaultJWTMaxLifetime = 24 * time.Hour
+
+// ErrClockNotSet reports a clock before 2025, as a device whose real-time
+// clock was never set shows (1970, or the firmware's build date): a token
+// or certificate made with it would be refused, or valid for the wrong
+// time. Set the clock (NTP, nerves_time) first. Key.JWT returns it, and
+// Provision's clock *InputError wraps it.
+var ErrClockNotSet = errors.New("clock not set (before 2025)")
+
 // JWTOptions configures [Key.JWT]. A nil *JWTOptions, or a zero field,
 // selects the default.
 type JWTOptions struct {
@@ -107,8 +117,12 @@ type JWTOptions struct {
 	// Lifetime is exp − iat, in whole seconds; default 1 h. Google's
 	// brokers refused tokens valid for more than 24 h.
 	Lifetime time.Duration
+	// MaxLifetime is the longest Lifetime accepted; default 24 h. A
+	// token is a bearer credential until it expires: a longer one needs
+	// this set explicitly.
+	MaxLifetime time.Duration
 	// IssuedAt is the "iat" claim; default time.Now(). It is truncated to
-	// whole seconds.
+	// whole seconds. A time before 2025 is refused with ErrClockNotSet.
 	IssuedAt time.Time
 }
 
@@ -131,8 +145,17 @@ func (k *Key) JWT(ctx context.Context, opts *JWTOptions) (string, error) {
 	if o.Lifetime == 0 {
 		o.Lifetime = defaultJWTLifetime
 	}
+	if o.MaxLifetime == 0 {
+		o.MaxLifetime = defaultJWTMaxLifetime
+	}
+	if o.Lifetime > o.MaxLifetime {
+		return "", fmt.Errorf("nerveskey: JWT: lifetime %v is over the maximum %v (JWTOptions.MaxLifetime)", o.Lifetime, o.MaxLifetime)
+	}
 	if o.IssuedAt.IsZero() {
 		o.IssuedAt = time.Now()
+	}
+	if o.IssuedAt.UTC().Year() < minClockYear {
+		return "", fmt.Errorf("nerveskey: JWT: the clock says %s: %w", o.IssuedAt.UTC().Format(time.RFC3339), ErrClockNotSet)
 	}
 	iat := o.IssuedAt.Unix()
 	// A map, not RegisteredClaims, so that aud is a string as Google's

@@ -105,10 +105,23 @@ func TestJWTDefaults(t *testing.T) {
 		{"no audience", &nerveskey.JWTOptions{}},
 		{"negative lifetime", &nerveskey.JWTOptions{Audience: "p", Lifetime: -time.Second}},
 		{"lifetime under a second", &nerveskey.JWTOptions{Audience: "p", Lifetime: time.Millisecond}},
+		{"lifetime over 24 h", &nerveskey.JWTOptions{Audience: "p", Lifetime: 25 * time.Hour}},
+		{"lifetime over the maximum set", &nerveskey.JWTOptions{Audience: "p", Lifetime: 2 * time.Hour, MaxLifetime: time.Hour}},
+		{"clock in 1970", &nerveskey.JWTOptions{Audience: "p", IssuedAt: time.Unix(10, 0)}},
+		{"clock in 2024", &nerveskey.JWTOptions{Audience: "p", IssuedAt: time.Date(2024, 12, 31, 23, 59, 59, 0, time.UTC)}},
 	} {
 		if _, err := k.JWT(t.Context(), tt.opts); err == nil {
 			t.Errorf("%s: no error", tt.name)
+		} else if strings.HasPrefix(tt.name, "clock") && !errors.Is(err, nerveskey.ErrClockNotSet) {
+			t.Errorf("%s: %v, want ErrClockNotSet", tt.name, err)
 		}
+	}
+	// A longer lifetime works once the maximum is raised explicitly.
+	if _, err := k.JWT(t.Context(), &nerveskey.JWTOptions{Audience: "p", Lifetime: 48 * time.Hour, MaxLifetime: 7 * 24 * time.Hour}); err != nil {
+		t.Errorf("48 h with MaxLifetime 7 days: %v", err)
+	}
+	if _, err := k.JWT(t.Context(), &nerveskey.JWTOptions{Audience: "p", IssuedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Errorf("2025-01-01: %v", err)
 	}
 }
 

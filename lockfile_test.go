@@ -1,13 +1,19 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
 package nerveskey_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,5 +111,39 @@ func TestSharedChipWithoutLock(t *testing.T) {
 			}
 			t.Logf("interleaved signature: err %v", err)
 		})
+	}
+}
+
+// TestLockFileHeldElsewhere: while another process holds the lock, a
+// signature waits no longer than its context allows and fails with an
+// error wrapping context.DeadlineExceeded; once released, the same Key
+// signs again on the lock file it kept open.
+func TestLockFileHeldElsewhere(t *testing.T) {
+	needSim(t, "chips shared between processes")
+	chip := nerveskeytest.NewProvisionedChip(t, nil)
+	lock := filepath.Join(t.TempDir(), "nerveskey.lock")
+	k, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{LockFile: lock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	f, err := os.Open(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("held"))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := k.SignContext(ctx, d[:], crypto.SHA256); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("sign while another process holds the lock: %v", err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	sig, err := k.Sign(nil, d[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), d[:], sig) {
+		t.Fatalf("sign after release: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +25,32 @@ type MQTTOptions struct {
 	// TLS verifies the broker and selects the certificate pair; see
 	// [TLSOptions]. Nil selects its defaults (system roots).
 	TLS *TLSOptions
+	// AllowPlaintext accepts a broker URL without TLS (tcp, mqtt, ws),
+	// which is otherwise refused with ErrPlaintextBroker: over such a
+	// connection the device certificate is never presented and nothing
+	// is encrypted. For a test broker on loopback only.
+	AllowPlaintext bool
+}
+
+// ErrPlaintextBroker reports a broker URL whose scheme is not one of ssl,
+// tls, mqtts or wss, given without MQTTOptions.AllowPlaintext or
+// MQTTJWTOptions.AllowPlaintext.
+var ErrPlaintextBroker = errors.New("broker URL does not use TLS (scheme ssl, tls, mqtts or wss)")
+
+// checkBroker refuses a broker URL without TLS unless allowed.
+func checkBroker(broker string, allow bool) error {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return fmt.Errorf("broker URL: %w", err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ssl", "tls", "mqtts", "wss":
+		return nil
+	}
+	if allow {
+		return nil
+	}
+	return fmt.Errorf("%w: %q", ErrPlaintextBroker, broker)
 }
 
 // MQTTClientOptions returns paho client options for a broker that
@@ -35,6 +63,9 @@ type MQTTOptions struct {
 func (k *Key) MQTTClientOptions(ctx context.Context, opts *MQTTOptions) (*mqtt.ClientOptions, error) {
 	if opts == nil || opts.Broker == "" {
 		return nil, errors.New("nerveskey: MQTT options: MQTTOptions.Broker is required")
+	}
+	if err := checkBroker(opts.Broker, opts.AllowPlaintext); err != nil {
+		return nil, fmt.Errorf("nerveskey: MQTT options: %w", err)
 	}
 	cfg, err := k.TLSConfig(ctx, opts.TLS)
 	if err != nil {
@@ -74,6 +105,11 @@ type MQTTJWTOptions struct {
 	// TLS verifies the broker (RootCAs, ServerName, versions). No client
 	// certificate is presented: the token authenticates the device.
 	TLS *TLSOptions
+	// AllowPlaintext accepts a broker URL without TLS (tcp, mqtt, ws),
+	// otherwise refused with ErrPlaintextBroker: the token is a bearer
+	// credential, and without TLS anyone on the path can reuse it until
+	// it expires. For a test broker on loopback only.
+	AllowPlaintext bool
 }
 
 // MQTTJWTClientOptions returns paho client options for a broker that takes
@@ -88,6 +124,9 @@ type MQTTJWTOptions struct {
 func (k *Key) MQTTJWTClientOptions(ctx context.Context, opts *MQTTJWTOptions) (*mqtt.ClientOptions, error) {
 	if opts == nil || opts.Broker == "" || opts.ClientID == "" {
 		return nil, errors.New("nerveskey: MQTT JWT options: Broker and ClientID are required")
+	}
+	if err := checkBroker(opts.Broker, opts.AllowPlaintext); err != nil {
+		return nil, fmt.Errorf("nerveskey: MQTT JWT options: %w", err)
 	}
 	jo := opts.JWT
 	jo.IssuedAt = time.Time{}

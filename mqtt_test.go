@@ -327,6 +327,8 @@ func TestMQTTJWT(t *testing.T) {
 func TestMQTTJWTRenews(t *testing.T) {
 	needSim(t, "virtual clock (synctest)")
 	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock starts in 2000, which JWT refuses as unset.
+		time.Sleep(time.Until(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)))
 		k, chip := newTestKey(t, nerveskeytest.ATECC608A)
 		o, err := k.MQTTJWTClientOptions(t.Context(), &nerveskey.MQTTJWTOptions{
 			Broker: "ssl://127.0.0.1:8883", ClientID: "d", Username: "u",
@@ -394,5 +396,38 @@ func TestMQTTMosquittoResume(t *testing.T) {
 			// A resumed session keeps the identity the broker verified.
 			log.waitLine(t, fmt.Sprintf("as %s (", cn))
 		})
+	}
+}
+
+// TestMQTTPlaintextRefused: broker URLs without TLS are refused with
+// ErrPlaintextBroker by both helpers (the JWT is a bearer credential; a
+// tcp:// URL never presents the device certificate), unless the caller
+// opts in with AllowPlaintext; TLS schemes pass in any case.
+func TestMQTTPlaintextRefused(t *testing.T) {
+	k, _ := newTestKey(t, nerveskeytest.ATECC608A)
+	jwtOpts := func(broker string, allow bool) *nerveskey.MQTTJWTOptions {
+		return &nerveskey.MQTTJWTOptions{Broker: broker, ClientID: "d", JWT: nerveskey.JWTOptions{Audience: "a"}, AllowPlaintext: allow}
+	}
+	for _, tt := range []struct {
+		broker string
+		tls    bool
+	}{
+		{"tcp://127.0.0.1:1883", false}, {"mqtt://h:1883", false}, {"ws://h/mqtt", false}, {"TCP://h:1883", false}, {"h:1883", false},
+		{"ssl://h:8883", true}, {"tls://h:8883", true}, {"mqtts://h:8883", true}, {"wss://h/mqtt", true}, {"SSL://h:8883", true},
+	} {
+		_, err := k.MQTTClientOptions(t.Context(), &nerveskey.MQTTOptions{Broker: tt.broker})
+		if got := errors.Is(err, nerveskey.ErrPlaintextBroker); got == tt.tls {
+			t.Errorf("MQTTClientOptions(%q): %v", tt.broker, err)
+		}
+		_, err = k.MQTTJWTClientOptions(t.Context(), jwtOpts(tt.broker, false))
+		if got := errors.Is(err, nerveskey.ErrPlaintextBroker); got == tt.tls {
+			t.Errorf("MQTTJWTClientOptions(%q): %v", tt.broker, err)
+		}
+		if _, err := k.MQTTClientOptions(t.Context(), &nerveskey.MQTTOptions{Broker: tt.broker, AllowPlaintext: true}); err != nil {
+			t.Errorf("MQTTClientOptions(%q) with AllowPlaintext: %v", tt.broker, err)
+		}
+		if _, err := k.MQTTJWTClientOptions(t.Context(), jwtOpts(tt.broker, true)); err != nil {
+			t.Errorf("MQTTJWTClientOptions(%q) with AllowPlaintext: %v", tt.broker, err)
+		}
 	}
 }

@@ -43,9 +43,22 @@ import (
 //     produce unreadable certificates is refused here.
 //     ProvisionOptions.Confirm is then called once with the
 //     ProvisionPlan, and may abort; ProvisionOptions.DryRun stops there.
-//   - The configuration written is exactly nerves_key's, and the lock
+//   - The configuration zone is read twice and the answers must agree, so
+//     one forged or glitched read cannot decide what is written. The
+//     configuration written is exactly nerves_key's, and the lock
 //     carries the CRC of the image expected, so the chip refuses the lock
 //     if what it holds differs.
+//   - The device key is proven before the signer signs for it: GenKey in
+//     public-key mode must answer the key GenKey create (or the probe of
+//     a reused key) answered, and slot 0 must sign a fresh random
+//     challenge that verifies under it. A chip that refuses external Sign
+//     before the data lock is proven by the GenKey cross-check alone, as
+//     ProvisionResult.KeyProof and the progress events say. The key is
+//     read once more immediately before the data lock. A mismatch is
+//     ErrInconsistent, with the data zone unlocked: a re-run on a sound
+//     bus completes the chip. This stops one-shot forged or glitched
+//     answers and faulty parts, not a party controlling the whole bus or
+//     a counterfeit chip answering consistently (SECURITY.md).
 //   - Before the data lock, the certificates are rebuilt from the exact
 //     slot and OTP bytes written, through the same code that reads a
 //     chip, and checked: the chain verifies under the signer and the
@@ -74,7 +87,15 @@ import (
 //     hands;
 //   - data zone locked, slot 0 not locked: the chip is read back and
 //     verified against the inputs, then the slot lock is finished;
-//   - data zone and slot locks done: ErrAlreadyProvisioned.
+//   - data zone and slot locks done: the chip is read back and compared
+//     with the inputs; the chip they make is a success with Status
+//     AlreadyProvisioned, any other chip ErrAlreadyProvisioned with what
+//     differs. Nothing is written.
+//
+// A Lock the chip refuses with an execution error (as it does when a
+// retried Lock finds the zone or slot already locked, because the answer
+// to the first was lost) is followed by a read of the lock bytes: locked as
+// intended counts as done. Nothing is written after the data lock.
 //
 // A chip is never left locked but unusable by Provision: the data lock is
 // only attempted once everything it freezes has been verified.
@@ -100,7 +121,10 @@ const defaultBoardName = "NervesKey"
 // Provisioning errors. Provision wraps them with the reason.
 var (
 	// ErrAlreadyProvisioned reports a chip whose data zone and key slot
-	// are locked: it cannot be provisioned again. ProvisionAux still works.
+	// are locked and which is not the chip the inputs make (the error
+	// says what differs): it cannot be provisioned again. ProvisionAux
+	// still works. The chip the inputs make is a success instead, with
+	// ProvisionResult.Status AlreadyProvisioned.
 	ErrAlreadyProvisioned = errors.New("chip already provisioned")
 	// ErrConfigIncompatible reports a chip whose configuration zone is
 	// locked with a configuration other than the one asked for (not a
@@ -246,7 +270,8 @@ type ProvisionOptions struct {
 	// DryRun checks everything and writes nothing. Confirm, if set, is
 	// still called, with ProvisionPlan.DryRun set, so that one function
 	// shows the plan of a dry run and of a real one; Provision then
-	// returns nil, or Confirm's error.
+	// returns a result saying what a real run would report, or Confirm's
+	// error.
 	DryRun bool
 	// Confirm, if set, is called exactly once per Provision call, after
 	// every input has been checked against the chip and before the first
@@ -307,6 +332,64 @@ type ProvisionPlan struct {
 	DryRun bool
 }
 
+// A ProvisionStatus says what a successful Provision call found and did.
+type ProvisionStatus int
+
+const (
+	// Provisioned: the run provisioned a chip whose configuration zone
+	// was not locked.
+	Provisioned ProvisionStatus = iota + 1
+	// Resumed: the chip had already done some steps (its configuration,
+	// or its configuration and data zones, were locked, as an interrupted
+	// run leaves them) and the run finished it.
+	Resumed
+	// AlreadyProvisioned: the chip was fully provisioned and is the chip
+	// these inputs make (serial, board name, signer and certificates
+	// rebuilt and verified); nothing was written.
+	AlreadyProvisioned
+)
+
+// String returns "provisioned", "resumed" or "already provisioned".
+func (s ProvisionStatus) String() string {
+	switch s {
+	case Provisioned:
+		return "provisioned"
+	case Resumed:
+		return "resumed"
+	case AlreadyProvisioned:
+		return "already provisioned"
+	}
+	return fmt.Sprintf("ProvisionStatus(%d)", int(s))
+}
+
+// A ProvisionResult is what a successful Provision call leaves: the record
+// a factory keeps for each chip. After a dry run, Status is what a real run
+// would report, and the fields a dry run cannot know (PublicKey,
+// DeviceCert, KeyProof) are empty unless the chip was already provisioned.
+type ProvisionResult struct {
+	// Status says whether the run provisioned, resumed or found the chip
+	// already provisioned.
+	Status ProvisionStatus
+	// Serial is the 9-byte chip serial number.
+	Serial [9]byte
+	// Revision is the part, e.g. "ATECC608A".
+	Revision string
+	// ManufacturerSN and BoardName are the OTP identity.
+	ManufacturerSN, BoardName string
+	// PublicKey is the device public key (slot 0).
+	PublicKey *ecdsa.PublicKey
+	// DeviceCert is the device certificate rebuilt from the chip and
+	// verified; SignerCert is the signer certificate it chains to.
+	DeviceCert, SignerCert *x509.Certificate
+	// KeyProof says how the device key was proven before the signer
+	// signed for it, e.g. "genkey public re-read matched; slot 0 signed
+	// a random challenge that verified"; see SECURITY.md.
+	KeyProof string
+	// SignerSignatures is the number of signatures the signer made
+	// (the trial certificate, the device certificate, rare retries).
+	SignerSignatures int
+}
+
 func (o *ProvisionOptions) now() time.Time {
 	if o != nil && o.Now != nil {
 		return o.Now()
@@ -352,6 +435,8 @@ const (
 	cfgVolKeyPerm = 69
 	cfgX509Format = 92
 	cfgKeyConfig  = 96
+
+	cfgLockConfigByte = 87 // LockConfig: 0x55 until the configuration lock
 )
 
 // nervesKeyConfig returns cur with the NervesKey settings applied, as
@@ -408,18 +493,33 @@ const (
 
 // provisioning holds one Provision call's inputs and state.
 type provisioning struct {
-	c          *Chip
-	o          *ProvisionOptions
-	info       ProvisioningInfo
-	signerCert *x509.Certificate
-	signer     crypto.Signer
-	volatile   bool
-	now        time.Time
-	rand       io.Reader
-	cfg        atecc.Config // as read at the start
-	sn         [9]byte
-	otp        [atecc.OTPSize]byte
-	reuse      *[64]byte // slot 0's public key, when it will be reused
+	c           *Chip
+	o           *ProvisionOptions
+	info        ProvisioningInfo
+	signerCert  *x509.Certificate
+	signer      crypto.Signer
+	volatile    bool
+	now         time.Time
+	rand        io.Reader
+	cfg         atecc.Config // as read at the start
+	sn          [9]byte
+	otp         [atecc.OTPSize]byte
+	reuse       *[64]byte // slot 0's public key, when it will be reused
+	signRefused bool      // the chip refused the challenge signature after GenKey
+	signs       *countingSigner
+	res         *ProvisionResult // filled in as the run goes
+}
+
+// countingSigner counts the signatures of the factory signer.
+type countingSigner struct {
+	crypto.Signer
+	n int
+}
+
+// Sign counts and signs.
+func (s *countingSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.n++
+	return s.Signer.Sign(rand, digest, opts)
 }
 
 func (p *provisioning) progress(s Step, done, skipped bool, detail string) {
@@ -493,42 +593,78 @@ func (p *provisioning) confirm(ctx context.Context, first Step) error {
 //
 // The safety model is spelled out in the comment at the top of
 // provision.go (the README quotes it): inputs are validated before any write (errors: *InputError, ErrConfigIncompatible,
-// ErrVolatileUnsupported), the run can be repeated after an interruption at
+// ErrVolatileUnsupported), the device key is proven before the signer signs
+// (ErrInconsistent), the run can be repeated after an interruption at
 // any point, certificates are verified before the data lock, and a chip
-// already provisioned gives ErrAlreadyProvisioned. ctx is checked between
+// already provisioned is compared with the inputs (success with Status
+// AlreadyProvisioned, or ErrAlreadyProvisioned). The result says what was
+// done; it is nil with an error. ctx is checked between
 // steps. A Trust&Go chip is refused: Microchip provisions it.
-func (c *Chip) Provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
-	if err := c.provision(ctx, info, signerCert, signer, opts); err != nil {
-		return fmt.Errorf("nerveskey: provision: %w", err)
+func (c *Chip) Provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) (*ProvisionResult, error) {
+	res, err := c.provision(ctx, info, signerCert, signer, opts)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: provision: %w", err)
 	}
-	return nil
+	return res, nil
 }
 
-func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
+func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) (*ProvisionResult, error) {
 	if err := c.check(); err != nil {
-		return err
+		return nil, err
 	}
 	c.forget()
 	defer c.forget()
 	p := &provisioning{
-		c: c, o: opts, info: info, signerCert: signerCert, signer: signer,
+		c: c, o: opts, info: info, signerCert: signerCert,
 		volatile: opts != nil && opts.Volatile != nil,
 		now:      opts.now(), rand: opts.rand(),
 	}
+	if signer != nil {
+		p.signs = &countingSigner{Signer: signer}
+		p.signer = p.signs
+	}
 	cfg, err := c.config(ctx)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	// Everything Provision writes to the configuration is computed from
+	// this read, so read it a second time: one forged or glitched answer
+	// must not decide what is written and locked.
+	again, err := c.dev.ReadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if i := configDiff(cfg, &again); i >= 0 {
+		return nil, fmt.Errorf("%w: two reads of the configuration zone differ at byte %d (%02x, then %02x); nothing was written", ErrInconsistent, i, cfg[i], again[i])
 	}
 	p.cfg = *cfg
 	p.sn = cfg.SerialNumber()
+	p.res = &ProvisionResult{
+		Status:         Provisioned,
+		Serial:         p.sn,
+		Revision:       p.cfg.Revision().String(),
+		ManufacturerSN: info.ManufacturerSN,
+		BoardName:      info.BoardName,
+		SignerCert:     signerCert,
+	}
+	if p.cfg.ConfigLocked() {
+		p.res.Status = Resumed
+	}
+	res, err := p.provisionChip(ctx)
+	if res != nil && p.signs != nil {
+		res.SignerSignatures = p.signs.n
+	}
+	return res, err
+}
 
+func (p *provisioning) provisionChip(ctx context.Context) (*ProvisionResult, error) {
 	p.progress(StepValidate, false, false, "")
 	want, err := p.checkChip()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := p.checkInputs(); err != nil {
-		return err
+		return nil, err
 	}
 	if p.cfg.DataLocked() {
 		var todo []int
@@ -538,27 +674,30 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 			}
 		}
 		if len(todo) == 0 {
-			return fmt.Errorf("%w (data zone and key slot locked)", ErrAlreadyProvisioned)
+			return p.compareProvisioned(ctx)
 		}
 		p.progress(StepValidate, true, false, fmt.Sprintf("data zone locked, key slot(s) %v not: finishing an interrupted run", todo))
 		if err := p.confirm(ctx, StepLockKey); err != nil {
-			return err
+			return nil, err
 		}
 		if p.o != nil && p.o.DryRun {
-			return nil
+			return p.res, nil
 		}
 		for s := StepConfigure; s <= StepLockData; s++ {
 			p.skip(s, "data zone already locked")
 		}
-		return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, todo) })
+		if err := p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, todo) }); err != nil {
+			return nil, err
+		}
+		return p.res, nil
 	}
 	if p.cfg.ConfigLocked() && !p.o.newKey() {
 		if err := p.probeKey(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := p.trialCertificate(); err != nil {
-		return err
+		return nil, err
 	}
 	p.progress(StepValidate, true, false, "")
 	first := StepConfigure
@@ -566,12 +705,36 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 		first = StepWriteOTP
 	}
 	if err := p.confirm(ctx, first); err != nil {
-		return err
+		return nil, err
 	}
 	if p.o != nil && p.o.DryRun {
-		return nil
+		return p.res, nil
 	}
-	return p.provisionUnlocked(ctx, &want)
+	if err := p.provisionUnlocked(ctx, &want); err != nil {
+		return nil, err
+	}
+	return p.res, nil
+}
+
+// compareProvisioned checks a fully provisioned chip against the inputs:
+// the chip those inputs make is a success (AlreadyProvisioned), any other
+// is ErrAlreadyProvisioned with what differs. Nothing is written.
+func (p *provisioning) compareProvisioned(ctx context.Context) (*ProvisionResult, error) {
+	pub, dev, err := p.readBack(ctx)
+	if err != nil {
+		if errors.Is(err, ErrVerify) {
+			return nil, fmt.Errorf("%w (data zone and key slot locked), and not as these inputs make it: %w", ErrAlreadyProvisioned, err)
+		}
+		return nil, err
+	}
+	p.res.Status = AlreadyProvisioned
+	p.res.PublicKey, p.res.DeviceCert = pub, dev
+	p.res.KeyProof = "read back with genkey public; the device certificate holds that key and verifies under the signer"
+	p.progress(StepValidate, true, false, "the chip is already provisioned as these inputs make it; nothing written")
+	for s := StepConfigure; s <= StepLockKey; s++ {
+		p.skip(s, "already provisioned")
+	}
+	return p.res, nil
 }
 
 // probeKey looks for a valid key in slot 0 left by an interrupted run,
@@ -652,7 +815,7 @@ func (p *provisioning) checkInputs() error {
 // checkSigner checks the signer and the clock before any write.
 func checkSigner(signerCert *x509.Certificate, signer crypto.Signer, now time.Time) error {
 	if y := now.UTC().Year(); y < minClockYear {
-		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339))}
+		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339)), Err: ErrClockNotSet}
 	} else if y > 2031 {
 		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %d: compressed certificates hold issue years 2000-2031 only, so certificates made now would not rebuild", y),
 			Err: &DateError{Field: "issue year", Value: y}}
@@ -794,13 +957,25 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 			return err
 		}
 		err := p.run(ctx, StepLockConfig, func() (string, error) {
-			if err := d.LockConfig(ctx, want.CRC()); err != nil {
-				if errors.Is(err, ErrExecution) {
-					return "", fmt.Errorf("the chip refused the lock: its config zone differs from the image written: %w", err)
-				}
+			err := d.LockConfig(ctx, want.CRC())
+			if err == nil || !errors.Is(err, ErrExecution) {
 				return "", err
 			}
-			return "", nil
+			// A retried lock whose first answer was lost is refused
+			// as already locked: read the lock byte to tell.
+			have, rerr := d.ReadConfig(ctx)
+			if rerr != nil {
+				return "", fmt.Errorf("the chip refused the lock (%w), and reading its state failed: %w", err, rerr)
+			}
+			if !have.ConfigLocked() {
+				return "", fmt.Errorf("the chip refused the lock: its config zone differs from the image written: %w", err)
+			}
+			locked := *want
+			locked[cfgLockConfigByte] = have[cfgLockConfigByte]
+			if i := configDiff(&have, &locked); i >= 0 {
+				return "", fmt.Errorf("%w: the configuration zone is locked, but byte %d is %02x, not %02x", ErrConfigIncompatible, i, have[i], want[i])
+			}
+			return "already locked as intended (the answer to an earlier lock was lost)", nil
 		})
 		if err != nil {
 			return err
@@ -825,10 +1000,15 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		if pub, err = publicKeyFromXY(xy[:]); err != nil {
 			return "", err
 		}
-		if p.reuse != nil {
-			return "reused the valid key left in slot 0 by an interrupted run", nil
+		proof, err := p.proveKey(ctx, xy, pub)
+		if err != nil {
+			return "", err
 		}
-		return "generated a new key", nil
+		p.res.KeyProof = proof
+		if p.reuse != nil {
+			return "reused the valid key left in slot 0 by an interrupted run; " + proof, nil
+		}
+		return "generated a new key; " + proof, nil
 	})
 	if err != nil {
 		return err
@@ -863,6 +1043,21 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		return err
 	}
 	err = p.run(ctx, StepLockData, func() (string, error) {
+		// The last read of the key before the irreversible step: the
+		// key the certificate holds must still be slot 0's.
+		if err := p.sameKey(ctx, pub, "immediately before the data lock"); err != nil {
+			return "", err
+		}
+		if p.signRefused && p.volatile {
+			// A volatile key may sign only with the persistent latch
+			// set, which needs the activation key now in slot 1.
+			switch err := p.challenge(ctx, pub, true); {
+			case err == nil:
+				p.res.KeyProof += "; with the persistent latch set, slot 0 signed a random challenge that verified before the data lock"
+			case !errors.Is(err, ErrExecution):
+				return "", err
+			}
+		}
 		crc := dataCRC(&slots, &p.otp)
 		err := d.LockData(ctx, crc)
 		if err == nil {
@@ -871,16 +1066,22 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 		if !errors.Is(err, ErrExecution) {
 			return "", err
 		}
+		if locked, err := p.dataLocked(ctx, err); err != nil || locked {
+			return "already locked (the answer to an earlier lock was lost)", err
+		}
 		// The all-zero slots were not written; the chip's differ (factory
 		// contents, an interrupted run). Write them and lock again.
 		if err := p.writeSlots(ctx, &slots, true); err != nil {
 			return "", err
 		}
 		if err := d.LockData(ctx, crc); err != nil {
-			if errors.Is(err, ErrExecution) {
-				return "", fmt.Errorf("%w: the chip refused the data lock, so its slots or OTP differ from what was written (nothing was locked; run Provision again): %w", ErrVerify, err)
+			if !errors.Is(err, ErrExecution) {
+				return "", err
 			}
-			return "", err
+			if locked, lerr := p.dataLocked(ctx, err); lerr != nil || locked {
+				return "wrote the unused slots as zeros first; already locked (the answer to an earlier lock was lost)", lerr
+			}
+			return "", fmt.Errorf("%w: the chip refused the data lock, so its slots or OTP differ from what was written (nothing was locked; run Provision again): %w", ErrVerify, err)
 		}
 		return "wrote the unused slots as zeros first", nil
 	})
@@ -994,12 +1195,104 @@ func rebuildPair(pub *ecdsa.PublicKey, sn [9]byte, mfgSN string, devB, pubB, sig
 	return dev, nil
 }
 
-// finish reads the data-locked chip back, verifies it against the inputs
-// and locks the key slots in todo.
-func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
+// proveKey proves that slot 0 holds the private key of xy (the answer of
+// GenKey create, or of the probe that found a key to reuse) before the
+// signer certifies it: GenKey in public-key mode recomputes the public key
+// from the private key and must answer the same, then slot 0 signs a fresh
+// random challenge (Nonce pass-through, external Sign) that must verify
+// under it. A chip that refuses external Sign before the data lock is
+// proven by the GenKey cross-check alone, and the result says so. It
+// returns how the key was proven.
+func (p *provisioning) proveKey(ctx context.Context, xy [64]byte, pub *ecdsa.PublicKey) (string, error) {
+	if err := p.sameKey(ctx, pub, "after key generation"); err != nil {
+		return "", err
+	}
+	err := p.challenge(ctx, pub, false)
+	if errors.Is(err, ErrExecution) {
+		p.signRefused = true
+		return "genkey public re-read matched; the chip refused external Sign before the data lock (" + err.Error() + "), so no challenge signature", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return "genkey public re-read matched; slot 0 signed a random challenge that verified", nil
+}
+
+// challenge has slot 0 sign a fresh random challenge (Nonce pass-through,
+// external Sign) and verifies it under pub. With latch, a volatile-key
+// chip's persistent latch is set first, in the same wake, with the
+// activation key (already written to slot 1). A refusal is an error
+// wrapping ErrExecution.
+func (p *provisioning) challenge(ctx context.Context, pub *ecdsa.PublicKey, latch bool) error {
+	var challenge [32]byte
+	var numIn [20]byte
+	if _, err := io.ReadFull(p.rand, challenge[:]); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(p.rand, numIn[:]); err != nil {
+		return err
+	}
+	var rs [64]byte
+	err := p.c.dev.Do(ctx, func(s *atecc.Session) error {
+		if latch {
+			var key [32]byte
+			copy(key[:], p.o.Volatile.Activation[:])
+			if err := s.AuthVolatileKey(ctx, activationSlot, key, numIn); err != nil {
+				return err
+			}
+		}
+		if err := s.NonceLoad(ctx, challenge); err != nil {
+			return err
+		}
+		var err error
+		rs, err = s.Sign(ctx, keySlot, atecc.SignTempKey)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !verifyRS(pub, challenge[:], &rs) {
+		return fmt.Errorf("%w: slot 0's signature of a random challenge does not verify under the public key it reported; nothing was locked (run Provision again on a sound bus)", ErrInconsistent)
+	}
+	return nil
+}
+
+// sameKey reads slot 0's public key with GenKey in public-key mode and
+// requires pub.
+func (p *provisioning) sameKey(ctx context.Context, pub *ecdsa.PublicKey, when string) error {
+	xy, err := p.c.dev.GenKey(ctx, keySlot, false)
+	if err != nil {
+		return err
+	}
+	b, err := pub.Bytes()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(b[1:], xy[:]) {
+		return fmt.Errorf("%w: %s, slot 0's public key reads %x, not the %x reported before; nothing was locked (run Provision again on a sound bus)", ErrInconsistent, when, xy[:8], b[1:9])
+	}
+	return nil
+}
+
+// dataLocked reads the lock byte after the chip refused a data lock with
+// lockErr: a retried lock whose first answer was lost is refused because
+// the zone is already locked. The CRC the lock carries means only the
+// bytes written could have been locked; finish reads them back.
+func (p *provisioning) dataLocked(ctx context.Context, lockErr error) (bool, error) {
+	have, err := p.c.dev.ReadConfig(ctx)
+	if err != nil {
+		return false, fmt.Errorf("the chip refused the data lock (%w), and reading its state failed: %w", lockErr, err)
+	}
+	return have.DataLocked(), nil
+}
+
+// readBack reads the data-locked chip back (OTP, certificate slots, slot 0's
+// public key, after setting the latch of a volatile-key chip) and verifies
+// it against the inputs.
+func (p *provisioning) readBack(ctx context.Context) (*ecdsa.PublicKey, *x509.Certificate, error) {
 	var numIn [20]byte
 	if _, err := io.ReadFull(p.rand, numIn[:]); err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	var otp [atecc.OTPSize]byte
 	var s10, s11, s12 []byte
@@ -1033,27 +1326,51 @@ func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	pub, err := publicKeyFromXY(xy[:])
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	if _, err := p.verify(pub, otp, s10, s11, s12); err != nil {
-		return "", err
+	dev, err := p.verify(pub, otp, s10, s11, s12)
+	if err != nil {
+		return nil, nil, err
 	}
-	err = p.c.dev.Do(ctx, func(s *atecc.Session) error {
-		for _, slot := range todo {
-			if err := s.LockSlot(ctx, slot); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return pub, dev, nil
+}
+
+// finish reads the data-locked chip back, verifies it against the inputs
+// and locks the key slots in todo. A slot lock the chip refuses because the
+// slot is already locked (the answer to an earlier lock was lost) counts
+// as done.
+func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
+	pub, dev, err := p.readBack(ctx)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("verified; locked slot(s) %v", todo), nil
+	p.res.PublicKey, p.res.DeviceCert = pub, dev
+	if p.res.KeyProof == "" {
+		p.res.KeyProof = "read back with genkey public after the data lock; the device certificate holds that key and verifies under the signer"
+	}
+	lost := ""
+	for _, slot := range todo {
+		err := p.c.dev.LockSlot(ctx, slot)
+		if err == nil || !errors.Is(err, ErrExecution) {
+			if err != nil {
+				return "", err
+			}
+			continue
+		}
+		have, rerr := p.c.dev.ReadConfig(ctx)
+		if rerr != nil {
+			return "", fmt.Errorf("the chip refused to lock slot %d (%w), and reading its state failed: %w", slot, err, rerr)
+		}
+		if !have.SlotLocked(slot) {
+			return "", err
+		}
+		lost = fmt.Sprintf(" (slot %d was already locked: the answer to an earlier lock was lost)", slot)
+	}
+	return fmt.Sprintf("verified; locked slot(s) %v%s", todo, lost), nil
 }
 
 // ProvisionAux signs an auxiliary device certificate for the chip's key

@@ -38,7 +38,7 @@ func TestProvisionedRebuildsUnderPythonReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			info := nerveskey.ProvisioningInfo{ManufacturerSN: "Ref-Ünïcode-" + rev.String(), BoardName: "refboard"}
-			if err := chip.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
+			if _, err := chip.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
 				t.Fatal(err)
 			}
 			auxCert, auxKey, err := nerveskey.NewSigner(nil, 5, now)

@@ -177,7 +177,7 @@ func TestProvisionBlank(t *testing.T) {
 			sim, c := newBlankChip(t, rev, nil)
 			sim.ResetStats()
 			var steps []nerveskey.StepEvent
-			err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				Progress: func(e nerveskey.StepEvent) { steps = append(steps, e) },
 			}))
 			if err != nil {
@@ -203,11 +203,24 @@ func TestProvisionBlank(t *testing.T) {
 				}
 			}
 			t.Logf("%v: %d transactions, %v modeled bus time", rev, st.Transactions, st.BusTime)
-			// A second run refuses and writes nothing.
+			// A second run with the same inputs finds the chip they make
+			// and writes nothing; with other inputs it refuses and says
+			// what differs.
 			before := sim.Image()
-			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
-			if !errors.Is(err, nerveskey.ErrAlreadyProvisioned) {
-				t.Fatalf("second Provision: %v", err)
+			res, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
+			if err != nil || res.Status != nerveskey.AlreadyProvisioned || res.DeviceCert == nil || !res.PublicKey.Equal(res.DeviceCert.PublicKey) {
+				t.Fatalf("second Provision: %+v, %v", res, err)
+			}
+			other := testInfo
+			other.BoardName = "otherboard"
+			_, err = c.Provision(t.Context(), other, signerCert, signerKey, provOpts(nil))
+			if !errors.Is(err, nerveskey.ErrAlreadyProvisioned) || !strings.Contains(err.Error(), "otherboard") {
+				t.Fatalf("Provision with another board name: %v", err)
+			}
+			otherCert, otherKey := testSigner(t)
+			_, err = c.Provision(t.Context(), testInfo, otherCert, otherKey, provOpts(nil))
+			if !errors.Is(err, nerveskey.ErrAlreadyProvisioned) || !errors.Is(err, nerveskey.ErrVerify) {
+				t.Fatalf("Provision with another signer: %v", err)
 			}
 			if !imagesEqual(before, sim.Image()) {
 				t.Fatal("second Provision changed the chip")
@@ -304,7 +317,7 @@ func TestProvisionMatchesElixir(t *testing.T) {
 				now = signerCert.NotBefore
 			}
 			info := nerveskey.ProvisioningInfo{ManufacturerSN: v.Elixir.ManufacturerSN, BoardName: v.Elixir.BoardName}
-			err = c.Provision(t.Context(), info, signerCert, signer, &nerveskey.ProvisionOptions{Now: func() time.Time { return now }})
+			_, err = c.Provision(t.Context(), info, signerCert, signer, &nerveskey.ProvisionOptions{Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,7 +374,7 @@ func TestProvisionVolatile(t *testing.T) {
 	for _, rev := range revisions[1:] {
 		t.Run(rev.String(), func(t *testing.T) {
 			sim, c := newBlankChip(t, rev, nil)
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
+			if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
 				t.Fatal(err)
 			}
 			img := sim.Image()
@@ -398,9 +411,10 @@ func TestProvisionVolatile(t *testing.T) {
 			} else if !bytes.Equal(got.Raw, dev.Raw) {
 				t.Error("DeviceCertificate with the activation key differs from the provisioned one")
 			}
-			// Re-running on the finished chip refuses (config compatibility
-			// check matches what was written: 81 90, not upstream's 91 90).
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); !errors.Is(err, nerveskey.ErrAlreadyProvisioned) {
+			// Re-running on the finished chip finds it as provisioned (the
+			// config compatibility check matches what was written: 81 90,
+			// not upstream's 91 90; the read-back sets the latch).
+			if res, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil || res.Status != nerveskey.AlreadyProvisioned {
 				t.Errorf("second volatile Provision: %v", err)
 			}
 		})
@@ -414,7 +428,7 @@ func TestProvisionConfigLockedIncompatible(t *testing.T) {
 	vol := &nerveskey.VolatileKeys{Activation: [16]byte{1}}
 	sim, c := newBlankChip(t, nerveskeytest.ATECC608A, nil)
 	ctx, cancel := context.WithCancel(t.Context())
-	err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+	_, err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Volatile: vol,
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Step == nerveskey.StepLockConfig && e.Done {
@@ -426,7 +440,7 @@ func TestProvisionConfigLockedIncompatible(t *testing.T) {
 		t.Fatalf("cancelled Provision: %v", err)
 	}
 	before := sim.Image()
-	err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
+	_, err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
 	if !errors.Is(err, nerveskey.ErrConfigIncompatible) {
 		t.Fatalf("regular Provision on a volatile config: %v", err)
 	}
@@ -434,7 +448,7 @@ func TestProvisionConfigLockedIncompatible(t *testing.T) {
 	if !imagesEqual(before, sim.Image()) {
 		t.Fatal("refused Provision changed the chip")
 	}
-	if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
+	if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Volatile: vol})); err != nil {
 		t.Fatal(err)
 	}
 	checkProvisioned(t, sim, testInfo, signerCert, vol)
@@ -506,7 +520,7 @@ func TestProvisionBadInputs(t *testing.T) {
 			sim, c := newBlankChip(t, tt.rev, nil)
 			before := sim.Image()
 			sim.ResetStats()
-			err := c.Provision(t.Context(), tt.info, tt.cert, tt.key, &tt.opts)
+			_, err := c.Provision(t.Context(), tt.info, tt.cert, tt.key, &tt.opts)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got %v, want %v", err, tt.wantErr)
 			}
@@ -532,7 +546,7 @@ func TestProvisionTrustAndGoRefused(t *testing.T) {
 	signerCert, signerKey := testSigner(t)
 	sim, c := newBlankChip(t, nerveskeytest.ATECC608B, &nerveskey.Options{Type: nerveskey.TrustAndGo, Addr: 0x60})
 	before := sim.Image()
-	err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
+	_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil))
 	if ie, ok := errors.AsType[*nerveskey.InputError](err); !ok || ie.Field != "device type" {
 		t.Fatalf("got %v", err)
 	}
@@ -545,7 +559,7 @@ func TestProvisionDryRun(t *testing.T) {
 	signerCert, signerKey := testSigner(t)
 	sim, c := newBlankChip(t, nerveskeytest.ATECC508A, nil)
 	before := sim.Image()
-	if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{DryRun: true})); err != nil {
+	if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{DryRun: true})); err != nil {
 		t.Fatal(err)
 	}
 	if !imagesEqual(before, sim.Image()) {
@@ -562,7 +576,7 @@ func TestProvisionReusesKey(t *testing.T) {
 		t.Run(fmt.Sprintf("NewKey=%v", newKey), func(t *testing.T) {
 			sim, c := newBlankChip(t, nerveskeytest.ATECC608B, nil)
 			ctx, cancel := context.WithCancel(t.Context())
-			err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				Progress: func(e nerveskey.StepEvent) {
 					if e.Step == nerveskey.StepWriteSlots && e.Done {
 						cancel()
@@ -574,7 +588,7 @@ func TestProvisionReusesKey(t *testing.T) {
 			}
 			first := sim.Image().Slots[0]
 			var detail string
-			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				NewKey: newKey,
 				Progress: func(e nerveskey.StepEvent) {
 					if e.Step == nerveskey.StepGenKey && e.Done {
@@ -615,7 +629,7 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sim, c := newBlankChip(t, rev, &nerveskey.Options{RetryBudget: -1})
 			sim.ResetStats()
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts()); err != nil {
+			if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts()); err != nil {
 				t.Fatal(err)
 			}
 			total := sim.Stats().Transactions
@@ -627,7 +641,7 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 			for n := 1; n <= total; n += step {
 				sim, c := newBlankChip(t, rev, &nerveskey.Options{RetryBudget: -1})
 				sim.SetFaults(nerveskeytest.Faults{PowerCutAfter: n})
-				err1 := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
+				_, err1 := c.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
 				if err1 != nil {
 					interrupted++
 				}
@@ -636,7 +650,7 @@ func TestProvisionPowerCutMatrix(t *testing.T) {
 				if err != nil {
 					t.Fatalf("cut after %d: reopen: %v", n, err)
 				}
-				err2 := c2.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
+				_, err2 := c2.Provision(t.Context(), testInfo, signerCert, signerKey, popts())
 				if err2 != nil && !(err1 == nil && errors.Is(err2, nerveskey.ErrAlreadyProvisioned)) {
 					t.Errorf("cut after %d (first run: %v): re-run: %v", n, err1, err2)
 					continue
@@ -660,7 +674,7 @@ func TestProvisionAux(t *testing.T) {
 	if err := c.ProvisionAux(t.Context(), signerCert, signerKey, provOpts(nil)); !errors.Is(err, nerveskey.ErrNotProvisioned) {
 		t.Fatalf("aux on a blank chip: %v", err)
 	}
-	if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+	if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
 		t.Fatal(err)
 	}
 	dev := checkProvisioned(t, sim, testInfo, signerCert, nil)
@@ -723,7 +737,7 @@ func TestProvisionOpenSSL(t *testing.T) {
 	for _, rev := range revisions {
 		t.Run(rev.String(), func(t *testing.T) {
 			sim, c := newBlankChip(t, rev, nil)
-			if err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+			if _, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
 				t.Fatal(err)
 			}
 			dev := checkProvisioned(t, sim, testInfo, signerCert, nil)
@@ -858,7 +872,7 @@ func BenchmarkProvision(b *testing.B) {
 			for b.Loop() {
 				sim, c := newBlankChip(b, rev, nil)
 				sim.ResetStats()
-				if err := c.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+				if _, err := c.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
 					b.Fatal(err)
 				}
 				st := sim.Stats()
@@ -873,7 +887,7 @@ func BenchmarkProvision(b *testing.B) {
 			// The slot contents do not change the timing; take them from
 			// a nerveskey-provisioned chip.
 			sim0, c0 := newBlankChip(b, rev, nil)
-			if err := c0.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+			if _, err := c0.Provision(b.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
 				b.Fatal(err)
 			}
 			img0 := sim0.Image()
@@ -915,7 +929,7 @@ func TestProvisionNonZeroFactorySlots(t *testing.T) {
 	}
 	sim, c := chipFromImage(t, img, nil)
 	var detail string
-	err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+	_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Step == nerveskey.StepLockData && e.Done {
 				detail = e.Detail
@@ -970,7 +984,7 @@ func TestWriteProvisionedImages(t *testing.T) {
 	for i, rev := range revisions {
 		for _, aux := range []bool{false, true} {
 			sim, c := newBlankChip(t, rev, nil)
-			if err := c.Provision(t.Context(), infos[i], signerCert, signerKey, provOpts(nil)); err != nil {
+			if _, err := c.Provision(t.Context(), infos[i], signerCert, signerKey, provOpts(nil)); err != nil {
 				t.Fatal(err)
 			}
 			v := vec{Name: "nerveskey-" + revNames[rev], ChipRevision: revNum[rev], SignerCert: string(nerveskey.EncodeCertificatePEM(signerCert)), Info: infos[i]}
@@ -1134,7 +1148,7 @@ func interrupted(t *testing.T, s nerveskey.Step, signerCert *x509.Certificate, s
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+	_, err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Step == s && e.Done {
 				cancel()
@@ -1180,7 +1194,7 @@ func TestProvisionConfirm(t *testing.T) {
 			var events []nerveskey.StepEvent
 			var plans []*nerveskey.ProvisionPlan
 			var opsAtConfirm int
-			err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				Progress: func(e nerveskey.StepEvent) { events = append(events, e) },
 				Confirm: func(ctx context.Context, p *nerveskey.ProvisionPlan) error {
 					plans = append(plans, p)
@@ -1239,7 +1253,7 @@ func TestProvisionConfirmAbort(t *testing.T) {
 			sim, c, l := interrupted(t, after, signerCert, signerKey)
 			before := sim.Image()
 			calls := 0
-			err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { calls++; return errNo },
 			}))
 			if !errors.Is(err, errNo) || !errors.Is(err, nerveskey.ErrAborted) || calls != 1 {
@@ -1251,7 +1265,7 @@ func TestProvisionConfirmAbort(t *testing.T) {
 			}
 
 			var dry *nerveskey.ProvisionPlan
-			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				DryRun:  true,
 				Confirm: func(_ context.Context, p *nerveskey.ProvisionPlan) error { calls++; dry = p; return nil },
 			}))
@@ -1261,7 +1275,7 @@ func TestProvisionConfirmAbort(t *testing.T) {
 			if w := l.writes(); len(w) != 0 || !imagesEqual(before, sim.Image()) {
 				t.Fatalf("a dry run changed the chip: %v", w)
 			}
-			err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
+			_, err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				DryRun:  true,
 				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { return errNo },
 			}))
@@ -1297,7 +1311,7 @@ func TestProvisionConfirmNotCalled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.opts.Confirm = confirm
-		if err := c.Provision(t.Context(), tt.info, signerCert, tt.signer, provOpts(&tt.opts)); !errors.Is(err, tt.want) {
+		if _, err := c.Provision(t.Context(), tt.info, signerCert, tt.signer, provOpts(&tt.opts)); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
 	}
@@ -1305,10 +1319,10 @@ func TestProvisionConfirmNotCalled(t *testing.T) {
 		t.Error("a refused run changed the chip")
 	}
 	_, c2 := newBlankChip(t, nerveskeytest.ATECC608A, nil)
-	if err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
+	if _, err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(nil)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Confirm: confirm})); !errors.Is(err, nerveskey.ErrAlreadyProvisioned) {
+	if res, err := c2.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{Confirm: confirm})); err != nil || res.Status != nerveskey.AlreadyProvisioned {
 		t.Errorf("provisioned chip: %v", err)
 	}
 }
@@ -1324,12 +1338,12 @@ func TestProvisionSignatures(t *testing.T) {
 			s := &countingSigner{Signer: signerKey}
 			sim.ResetStats()
 			if pattern == "dry run first" {
-				if err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{DryRun: true})); err != nil {
+				if _, err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{DryRun: true})); err != nil {
 					t.Fatal(err)
 				}
 			}
 			confirmed := 0
-			err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{
+			_, err := c.Provision(t.Context(), testInfo, signerCert, s, provOpts(&nerveskey.ProvisionOptions{
 				Confirm: func(context.Context, *nerveskey.ProvisionPlan) error { confirmed++; return nil },
 			}))
 			if err != nil || confirmed != 1 {

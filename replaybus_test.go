@@ -56,6 +56,8 @@ func (b *recordBus) Tx(addr uint16, w, r []byte) error {
 type replayBus struct {
 	log []busExchange
 
+	loopAt int // where the replay goes on after the last exchange
+
 	mu   sync.Mutex // guards the fields below
 	next int
 	now  time.Time
@@ -84,50 +86,79 @@ func (b *replayBus) Tx(addr uint16, w, r []byte) error {
 	}
 	copy(r, e.r)
 	b.now = b.now.Add(e.elapsed)
-	b.next = (b.next + 1) % len(b.log)
+	if b.next++; b.next == len(b.log) {
+		b.next = b.loopAt
+	}
 	return e.err
 }
 
-// replayKey records Open and four signatures of digest on a simulated
-// chip, then opens a Key on a replay of Open's exchanges followed by the
-// last signature's, which the replay then loops on. It returns the Key,
-// its bus and the exchanges of one signature.
+// replayKey records Open and signatures of digest on a simulated chip
+// until two signatures in a row make the same exchanges (the driver learns
+// the chip's timing from the first ones, so their polls differ), then
+// opens a Key on a replay of everything up to the last of those two, which
+// the replay then loops on. It returns the Key, its bus and the exchanges
+// of one signature.
 func replayKey(tb testing.TB, rev nerveskeytest.Revision, digest []byte) (*nerveskey.Key, *replayBus, []busExchange) {
 	tb.Helper()
-	// Record Open, then the signatures, from one chip.
 	bus := &recordBus{Chip: nerveskeytest.NewProvisionedChip(tb, &nerveskeytest.Options{Revision: rev, Seed: 1}), recording: true}
 	k, err := nerveskey.Open(tb.Context(), bus, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bus.mu.Lock()
-	open := len(bus.log)
-	bus.mu.Unlock()
-	for range 4 {
+	defer k.Close()
+	ends := []int{bus.logLen()}
+	same := func(a, b []busExchange) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i].addr != b[i].addr || !bytes.Equal(a[i].w, b[i].w) || len(a[i].r) != len(b[i].r) {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 1; ; n++ {
+		if n > 32 {
+			tb.Fatalf("32 signatures and the driver's exchanges still change from one to the next")
+		}
 		if _, err := k.Sign(nil, digest, crypto.SHA256); err != nil {
 			tb.Fatal(err)
 		}
+		ends = append(ends, bus.logLen())
+		if n >= 2 {
+			bus.mu.Lock()
+			prev, last := bus.log[ends[n-2]:ends[n-1]], bus.log[ends[n-1]:ends[n]]
+			bus.mu.Unlock()
+			if same(prev, last) {
+				break
+			}
+		}
 	}
-	k.Close()
 	bus.mu.Lock()
-	log := bus.log
+	log := bus.log[:ends[len(ends)-1]]
 	bus.mu.Unlock()
-	// The last signature's exchanges are the ones the replay loops on.
-	per := (len(log) - open) / 4
-	if per*4 != len(log)-open {
-		tb.Fatalf("4 signatures made %d exchanges, not a multiple of 4", len(log)-open)
-	}
-	signs := log[len(log)-per:]
-	r := &replayBus{log: append(append([]busExchange(nil), log[:open]...), signs...)}
+	signs := log[ends[len(ends)-2]:]
+	r := &replayBus{log: log, loopAt: ends[len(ends)-2]}
 	rk, err := nerveskey.Open(tb.Context(), r, nil)
 	if err != nil {
 		tb.Fatalf("Open on the replay: %v", err)
 	}
 	tb.Cleanup(func() { rk.Close() })
-	r.mu.Lock()
-	r.log, r.next = signs, 0
-	r.mu.Unlock()
+	// Replay the learning signatures, so the replayed driver has learned
+	// what the recorded one had when the loop starts.
+	for range len(ends) - 2 {
+		if _, err := rk.Sign(nil, digest, crypto.SHA256); err != nil {
+			tb.Fatalf("replaying the learning signatures: %v", err)
+		}
+	}
 	return rk, r, signs
+}
+
+func (b *recordBus) logLen() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.log)
 }
 
 // TestReplayBus checks the replay is faithful: a Key on it returns the

@@ -2,10 +2,17 @@ package nerveskey
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"math/big"
 	"testing"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/nerveskey/nerveskey/nerveskeytest"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
@@ -67,4 +74,50 @@ func BenchmarkEncodeSignature(b *testing.B) {
 	for b.Loop() {
 		encodeSignature(rs[:32], rs[32:])
 	}
+}
+
+// BenchmarkSignHostVerify prices the host verification every Key.Sign
+// does: Sign on the simulator with and without it (the difference is the
+// verification; most of the rest is the simulator's own signing), and the
+// verification alone. Run it also with -tags purego for the generic
+// P-256 code that 32-bit ARM boards run.
+func BenchmarkSignHostVerify(b *testing.B) {
+	digest := sha256.Sum256([]byte("bench"))
+	for _, verify := range []bool{true, false} {
+		name := "verify"
+		if !verify {
+			name = "no-verify"
+		}
+		b.Run("Sign/"+name, func(b *testing.B) {
+			chip := nerveskeytest.NewProvisionedChip(b, &nerveskeytest.Options{Revision: nerveskeytest.ATECC508A, Seed: 1})
+			k, err := Open(b.Context(), chip, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer k.Close()
+			k.noVerify = !verify
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Sign(nil, digest[:], crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("verify-only", func(b *testing.B) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		der, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if !ecdsa.VerifyASN1(&priv.PublicKey, digest[:], der) {
+				b.Fatal("does not verify")
+			}
+		}
+	})
 }

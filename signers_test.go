@@ -60,7 +60,7 @@ func TestSignerWithOpaqueKeyProvisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim, chip := newBlankChip(t, nerveskeytest.ATECC608A, nil)
-	if err := chip.Provision(t.Context(), testInfo, c, hsm, provOpts(nil)); err != nil {
+	if _, err := chip.Provision(t.Context(), testInfo, c, hsm, provOpts(nil)); err != nil {
 		t.Fatal(err)
 	}
 	checkProvisioned(t, sim, testInfo, c, nil)

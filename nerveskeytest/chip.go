@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 // acknowledge: its address while it is asleep, idle, waking or busy, any
 // other address, the wake pulse itself, and rejected data bytes.
 var ErrNAK = errors.New("nerveskeytest: address not acknowledged")
+
+// Errors of the I2CDev mode: the texts periph's sysfs bus gives for the
+// errno values Linux i2c-dev returns (ENXIO, EREMOTEIO), unwrappable.
+var (
+	errI2CDevAddr  = errors.New("sysfs-i2c: no such device or address")
+	errI2CDevData  = errors.New("sysfs-i2c: remote I/O error")
+	errI2CDevSpeed = errors.New("sysfs-i2c: the bus speed cannot be changed from user space")
+	errDataNAK     = errors.New("data byte not acknowledged")
+)
 
 // ErrClosed is returned by Tx and SetSpeed after Close.
 var ErrClosed = errors.New("nerveskeytest: chip closed")
@@ -92,8 +102,16 @@ type Profile struct {
 	// config zone is locked (atecc.md §4.1 notes).
 	SignReadKeyAfterDataLockOnly bool
 
-	// IdleKeepsSHAContext608 keeps the 608 SHA context over idle. Default:
-	// lost (atecc.md §1.3).
+	// IdleLosesSHAContext drops the SHA context on idle, on the 508 and the
+	// 608: the strict reading of DS508 §6.3 (docs/atecc.md §1.3). Default:
+	// idle keeps it, as Microchip's cryptoauthlib test suite expects of
+	// both families (its SHA functions idle the chip between Start,
+	// Update and End).
+	IdleLosesSHAContext bool
+
+	// Deprecated: idle keeps the SHA context by default on both families
+	// now, so this field has no effect. Set IdleLosesSHAContext for the
+	// strict reading.
 	IdleKeepsSHAContext608 bool
 }
 
@@ -133,6 +151,15 @@ type Options struct {
 
 	// Profile selects readings of unconfirmed datasheet rules.
 	Profile Profile
+
+	// I2CDev makes the chip look as it does through Linux i2c-dev
+	// (periph's sysfs bus): every NAK, the wake pulse to address 0
+	// included, is an error carrying only the errno text ("no such device
+	// or address" for the address, "remote I/O error" for a data byte),
+	// not [ErrNAK], and SetSpeed fails, because user space cannot change
+	// the bus speed. The environment variable NERVESKEYTEST_I2CDEV=1 sets
+	// it for every chip, so a whole test suite can run in this mode.
+	I2CDev bool
 }
 
 // Stats counts bus activity since the chip was made or ResetStats.
@@ -145,6 +172,14 @@ type Stats struct {
 	CRCErrors    int           // commands answered 0xFF
 	Slot0Reads   int           // host Read commands addressing slot 0 data, refused or not
 	Slot0Writes  int           // host Write commands addressing slot 0 data, refused or not
+
+	// ExecTime is the sum of the execution times of the commands
+	// accepted: the time the chip was busy, the floor under BusTime.
+	ExecTime time.Duration
+	// ReadDelay is the sum, over answers read, of the time from the end
+	// of the command's execution to the start of the host's first read
+	// that got the answer: how late the host polled.
+	ReadDelay time.Duration
 }
 
 type powerState int
@@ -165,6 +200,8 @@ type tempKey struct {
 	genKeyData  bool
 	noMacFlag   bool
 	keyID       byte
+
+	genKeyPrivate bool // data[:32] is a private key from GenKey (608, KeyID 0xFFFF)
 }
 
 // volatileState is everything a sleep loses.
@@ -192,12 +229,12 @@ type Chip struct {
 	rng      *rand.ChaCha8
 	timeRand *rand.Rand
 
-	// EEPROM: kept over sleep, watchdog and power loss.
+	// EEPROM: kept over sleep, watchdog and power loss. The monotonic
+	// counters live in config bytes 52–67 (see counter.go).
 	config   [128]byte
 	otp      [64]byte
 	slots    [16][]byte
 	keyValid [16]bool
-	counters [2]uint32
 
 	// Bus and power.
 	now         time.Time
@@ -219,8 +256,9 @@ type Chip struct {
 
 	faults     Faults
 	hook       CommandHook
-	pendingCmd *Command // the hook's view of the executing command, or nil
-	outLost    bool     // reads of the output NAK until the next write
+	pendingCmd *Command  // the hook's view of the executing command, or nil
+	outLost    bool      // reads of the output NAK until the next write
+	doneAt     time.Time // when the last command's answer became readable; zero once read
 	stats      Stats
 	statsSince time.Time
 	closed     bool
@@ -267,6 +305,9 @@ func newChip(opts *Options) *Chip {
 	}
 	if c.opts.Watchdog <= 0 {
 		c.opts.Watchdog = 1300 * time.Millisecond
+	}
+	if os.Getenv("NERVESKEYTEST_I2CDEV") == "1" {
+		c.opts.I2CDev = true
 	}
 	if c.opts.Speed <= 0 {
 		c.opts.Speed = 100 * physic.KiloHertz
@@ -320,6 +361,9 @@ func (c *Chip) SetSpeed(f physic.Frequency) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
+	}
+	if c.opts.I2CDev {
+		return errI2CDevSpeed
 	}
 	if f <= 0 || f > 10*physic.MegaHertz {
 		return fmt.Errorf("nerveskeytest: bus speed %v out of range", f)
@@ -427,17 +471,19 @@ func (c *Chip) advanceTo(t time.Time) {
 func (c *Chip) sleep() {
 	c.state = stateAsleep
 	c.vol = volatileState{}
+	c.doneAt = time.Time{}
 	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
 }
 
-// idle enters the idle state: TempKey, the 608 buffers and the
-// authorization are kept; the I/O buffer is flushed, the watchdog stops.
+// idle enters the idle state: TempKey, the 608 buffers, the SHA context
+// (unless the profile drops it) and the authorization are kept; the I/O
+// buffer is flushed, the watchdog stops.
 func (c *Chip) idle() {
 	c.state = stateIdle
 	c.in, c.out, c.outPos, c.outLost = nil, nil, 0, false
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
-	if c.rev == ATECC508A || !c.opts.Profile.IdleKeepsSHAContext608 {
+	if c.opts.Profile.IdleLosesSHAContext {
 		c.vol.sha = nil
 	}
 }
@@ -480,6 +526,11 @@ func nak(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNAK}, args...)...)
 }
 
+// dataNAK is a NAK of a data byte rather than of the address.
+func dataNAK(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: "+format, append([]any{ErrNAK, errDataNAK}, args...)...)
+}
+
 // Tx performs one I2C transaction: a write of w (if any), then a read
 // into r (if any), with a repeated start between them. A transaction to
 // address 0 is a wake pulse and always fails with ErrNAK. Every Tx
@@ -494,6 +545,13 @@ func (c *Chip) Tx(addr uint16, w, r []byte) error {
 	err := c.tx(addr, w, r)
 	if errors.Is(err, ErrNAK) {
 		c.stats.NAKs++
+		if c.opts.I2CDev {
+			if errors.Is(err, errDataNAK) {
+				err = errI2CDevData
+			} else {
+				err = errI2CDevAddr
+			}
+		}
 	}
 	if c.faults.PowerCutAfter > 0 {
 		c.faults.PowerCutAfter--
@@ -531,6 +589,12 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 	}
 	if len(w) > 0 || len(r) == 0 {
 		c.advance(time.Duration(9*len(w)) * bit)
+		if c.state != stateAwake {
+			// The watchdog expired during the write: a sleeping chip
+			// takes no bytes (docs/atecc.md §1.4).
+			c.advance(bit)
+			return dataNAK("address %#02x: asleep before the write ended", addr)
+		}
 		if err := c.write(w); err != nil {
 			c.advance(bit)
 			c.maybeStart()
@@ -553,6 +617,11 @@ func (c *Chip) tx(addr uint16, w, r []byte) error {
 		if c.outLost {
 			c.advance(bit)
 			return nak("address %#02x (answer lost, injected)", addr)
+		}
+		if !c.doneAt.IsZero() {
+			// The read started at its address byte, 10 bit times ago.
+			c.stats.ReadDelay += max(c.now.Add(-10*bit).Sub(c.doneAt), 0)
+			c.doneAt = time.Time{}
 		}
 		for i := range r {
 			if len(c.in) == 0 && c.outPos < len(c.out) {
@@ -623,12 +692,12 @@ func (c *Chip) write(w []byte) error {
 				return nil // the rest of the write is ignored
 			}
 			if len(c.in) > 0 && len(c.in) == int(c.in[0]) {
-				return nak("data byte %d beyond command count", i+1)
+				return dataNAK("data byte %d beyond command count", i+1)
 			}
 			c.in = append(c.in, b)
 		}
 	default:
-		return nak("reserved word address %#02x", w[0])
+		return dataNAK("reserved word address %#02x", w[0])
 	}
 	return nil
 }
@@ -651,9 +720,10 @@ func (c *Chip) startCommand() {
 	d := c.execTime(op)
 	c.pendingCmd = nil
 	if c.hook != nil && n >= 7 {
+		typ, mx := c.execBounds(op)
 		hc := &Command{
 			Opcode: op, Param1: cmd[2], Param2: binary.LittleEndian.Uint16(cmd[3:5]),
-			Data: append([]byte(nil), cmd[5:n-2]...), ExecTime: d,
+			Data: append([]byte(nil), cmd[5:n-2]...), ExecTime: d, Typical: typ, Max: mx,
 		}
 		c.hook(hc)
 		d = max(hc.ExecTime, 0)
@@ -667,6 +737,7 @@ func (c *Chip) startCommand() {
 		return
 	}
 	c.stats.Commands++
+	c.stats.ExecTime += d
 	c.setOutput(nil)
 	c.busy = true
 	c.pending = cmd
@@ -675,6 +746,7 @@ func (c *Chip) startCommand() {
 
 // finishCommand executes the pending command when its time is over.
 func (c *Chip) finishCommand() {
+	c.doneAt = c.now
 	cmd, hc := c.pending, c.pendingCmd
 	c.busy, c.pending, c.pendingCmd = false, nil, nil
 	payload := c.execute(cmd)

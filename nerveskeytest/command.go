@@ -138,9 +138,24 @@ func (c *Chip) dispatch(cmd command) []byte {
 		return c.cmdUpdateExtra(cmd)
 	case opSelfTest:
 		return c.cmdSelfTest(cmd)
+	case opMAC:
+		return c.cmdMAC(cmd)
+	case opHMAC:
+		return c.cmdHMAC(cmd)
+	case opGenDig:
+		return c.cmdGenDig(cmd)
+	case opDeriveKey:
+		return c.cmdDeriveKey(cmd)
+	case opPrivWrite:
+		return c.cmdPrivWrite(cmd)
+	case opAES:
+		return c.cmdAES(cmd)
+	case opKDF:
+		return c.cmdKDF(cmd)
+	case opSecureBoot:
+		return c.cmdSecureBoot(cmd)
 	}
-	// Opcodes of the device that the simulator does not model (MAC,
-	// HMAC, GenDig, DeriveKey, PrivWrite, Pause, AES, KDF, SecureBoot).
+	// Opcodes of the device that the simulator does not model: Pause.
 	return status(statusParse)
 }
 

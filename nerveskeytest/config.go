@@ -136,6 +136,10 @@ func factoryConfig(rev Revision, sn [9]byte, addr uint16) [128]byte {
 	rn := rev.revNum()
 	copy(cfg[4:8], rn[:])
 	copy(cfg[8:13], sn[4:9])
+	if rev != ATECC508A {
+		// AES_Enable: 0x01 in public dumps of blank 608A rev 02 parts.
+		cfg[13] = 0x01
+	}
 	cfg[14] = 0x01 // I2C_Enable
 	cfg[cfgI2CAddress] = 0xC0
 	if addr != 0 {

@@ -32,20 +32,39 @@
 // read pointer persists across reads, bytes past the end read 0xFF, and
 // the first write after reads rewinds it.
 //
-// The commands Read, Write (clear and encrypted), Lock (config, data+OTP,
-// slot; with and without summary CRC), GenKey (create, public, digest
-// modes), Nonce (random, TempKey-based, pass-through to TempKey, 608
-// digest and alternate-key buffers), Sign (external, from TempKey or the
-// 608 digest buffer), Random, Info (revision, KeyValid, state, 608
-// persistent latch), SHA (start/update/end, 608 targets), ECDH (output,
-// slot N+1, 608 TempKey target), CheckMac, Verify (external), Counter,
-// UpdateExtra and the 608 SelfTest. Keys are real P-256 keys: signatures
-// verify with crypto/ecdsa, ECDH agrees with crypto/ecdh. Opcodes a device
-// lacks, unknown opcodes and the modes the simulator does not model
-// (internal Sign once it passes its checks, which answer 0x0F; MAC, HMAC,
-// GenDig, DeriveKey, PrivWrite, Pause, AES, KDF, SecureBoot, SHA
-// HMAC/public/context modes, encrypted ECDH, GenKey into TempKey) answer
-// 0x03, the parse error for an unknown command.
+// The commands Read and Write (clear and encrypted), Lock (config,
+// data+OTP, slot; with and without summary CRC), GenKey (create, public,
+// digest modes, 608 key into TempKey), Nonce (random, TempKey-based,
+// pass-through to TempKey, 608 digest and alternate-key buffers), Sign
+// (external from TempKey or the 608 digest buffer, internal with the
+// message of DS508 §9.18), Random, Info (revision, KeyValid, state, 608
+// persistent latch), SHA (start/update/end, 608 targets, HMAC with a slot
+// or TempKey key, 608 context read and write), ECDH (output, slot N+1, 608
+// key from TempKey, TempKey target, output encrypted under the IO
+// protection key), MAC and CheckMac (every mode), HMAC (508), GenDig
+// (config, OTP, data, shared nonce, 608 counter and key config zones),
+// DeriveKey (roll and create, with and without MAC), PrivWrite (clear
+// before the data lock, encrypted), Verify (external, stored, validate,
+// invalidate, 608 MAC output), Counter (the monotonic counters live in
+// config bytes 52–67 in the published encoding), UpdateExtra (including
+// the 508 limited-use decrement), the 608 AES (encrypt, decrypt, GCM
+// field multiply), KDF (PRF, AES, HKDF; every target, output encrypted
+// under the IO protection key), SecureBoot (Full, FullStore, FullCopy,
+// encrypted digest with MAC) and SelfTest. LimitedUse is enforced: 508 slot 15
+// through LastKeyUse, 608 keys through Counter[0] and CountMatch. Keys
+// are real P-256 keys: signatures verify with crypto/ecdsa, ECDH agrees
+// with crypto/ecdh. Run against Microchip's cryptoauthlib test
+// application through an I2C bridge, every test it runs on a 508A, 608A
+// or 608B passes.
+//
+// Not modeled, each answered 0x03 (parse error, the answer for an unknown
+// command or mode): the 508 Pause command (0x01), SHA mode 0x03 (public
+// key), Verify mode 0x01 (validate external), GenKey mode 0x20 (608 MAC
+// output), ECDH to a slot (608 mode bits 3..2 = 01) and encrypted ECDH
+// into TempKey, KDF PRF AEAD processing and HKDF messages from a slot or
+// TempKey, the SecureBoot prohibit flag. Unconfirmed by any public vector:
+// the HKDF result (one HMAC-SHA256 of the message), and that a CountMatch
+// slot without a well-formed match value sets no limit.
 //
 // The policy engine implements the lock-state matrix of spec/atecc.md §4:
 // config, OTP and data zone rules, 32-byte-only writes before the data
@@ -66,9 +85,10 @@
 // Idle keeps TempKey, the authorization from CheckMac and the 608 message
 // digest and alternate key buffers; it drops the I/O buffer and stops the
 // watchdog. Sleep, watchdog expiry and power loss lose all of that. The
-// 608 persistent latch survives sleep and watchdog, not power loss. The SHA
-// context is lost on idle too (unconfirmed for the 608; see
-// [Profile.IdleKeepsSHAContext608]). EEPROM is never lost; a command is
+// 608 persistent latch survives sleep and watchdog, not power loss. Idle
+// keeps the SHA context too, as cryptoauthlib's tests expect of both
+// families ([Profile.IdleLosesSHAContext] takes the strict reading).
+// EEPROM is never lost; a command is
 // applied all at once when its execution time ends, so a command cut by
 // the watchdog or a power loss changes nothing.
 //
@@ -90,10 +110,21 @@
 // the ChipMode clock divider (M0, M1, M2) and, as no 608 typical times are
 // public, the typical is half of it. [Options.Timing] selects typical (the
 // default), maximum, or a random time in between from the seeded
-// generator. A command that cannot finish before the watchdog answers 0xEE
-// and is not executed.
+// generator. A [CommandHook] may set any command's time, past the
+// datasheet maximum too: [Slower] makes chosen commands slower than the
+// table, [Slow608] is the slow 608 seen in the field (Sign in
+// [SlowSign608], 179 ms). A command that cannot finish before the
+// watchdog answers 0xEE and is not executed.
 //
-// [Stats] reports I2C transactions, NAKs, wakes, commands and BusTime,
+// # Linux i2c-dev
+//
+// With [Options.I2CDev] (or NERVESKEYTEST_I2CDEV=1 in the environment) the
+// chip looks as it does through periph's sysfs bus on Linux: NAKs and the
+// wake pulse are plain errno errors, not [ErrNAK], and [Chip.SetSpeed]
+// fails.
+//
+// [Stats] reports I2C transactions, NAKs, wakes, commands, the chip's
+// busy time (ExecTime), how late answers were read (ReadDelay) and BusTime,
 // the virtual time since the chip was made or [Chip.ResetStats]: wire time
 // plus every Sleep, hence every wait and poll of the driver. Benchmarks
 // report it per operation.
@@ -106,7 +137,9 @@
 // 0x03; a read during a partial command is NAKed; SHA Param2 must equal
 // the data length; UpdateExtra is accepted in every lock state (as
 // cryptoauthlib's tests expect); external Sign checks ReadKey bit 0 from
-// the config lock on; the 608 SHA context does not survive idle. Other
+// the config lock on. The one rule whose default is the lenient reading,
+// because Microchip's test suite shows it on real chips: idle keeps the SHA
+// context. Other
 // choices: the data lock and slot locks need the config lock (0x0F),
 // unknown opcodes answer 0x03, 608 SelfTest accepts the reserved bit 1.
 //

@@ -1,6 +1,9 @@
 package nerveskeytest
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // A CommandHook sees each command the chip accepts (its CRC good, before
 // it starts executing) and may change how long the command runs and what
@@ -26,6 +29,12 @@ type Command struct {
 	// time does not fit in what is left of the watchdog period is not
 	// executed and answers 0xEE, as on a real chip.
 	ExecTime time.Duration
+
+	// Typical and Max are the table's typical and maximum execution
+	// times of this command on this chip (the timing modes' bounds), for
+	// a hook that sets ExecTime relative to them. Changing them has no
+	// effect.
+	Typical, Max time.Duration
 
 	// Answer, if set, is called after the command executed (its effects
 	// on the chip are kept) with the payload of its answer (one status
@@ -73,4 +82,33 @@ func (c *Chip) SetCommandHook(h CommandHook) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hook = h
+}
+
+// Slower returns a CommandHook that makes every command whose opcode is
+// in ops (every command, if ops is empty) run extra longer than the
+// timing mode chose, as a chip slower than the datasheet does. A command
+// that no longer fits in what is left of the watchdog period answers
+// 0xEE.
+func Slower(extra time.Duration, ops ...byte) CommandHook {
+	return func(c *Command) {
+		if len(ops) == 0 || bytes.IndexByte(ops, c.Opcode) >= 0 {
+			c.ExecTime += extra
+		}
+	}
+}
+
+// SlowSign608 is the slowest ATECC608 Sign seen in the field: the Elixir
+// driver raised its Sign timeout from 115 ms to 179 ms after failures on
+// production 608s (129 ms passed 500 runs), so real 608s sign in up to
+// about 179 ms, past the 115 ms maximum of cryptoauthlib's table.
+const SlowSign608 = 179 * time.Millisecond
+
+// Slow608 returns a CommandHook for the slow 608 preset: Sign (0x41)
+// takes SlowSign608, every other command its time under the timing mode.
+func Slow608() CommandHook {
+	return func(c *Command) {
+		if c.Opcode == opSign {
+			c.ExecTime = SlowSign608
+		}
+	}
 }

@@ -1,7 +1,5 @@
 package nerveskeytest
 
-import "encoding/binary"
-
 func (c *Chip) cmdInfo(cmd command) []byte {
 	if len(cmd.data) != 0 {
 		return status(statusParse)
@@ -74,23 +72,6 @@ func (c *Chip) cmdInfo(cmd command) []byte {
 	return status(statusParse)
 }
 
-// counterLimit is the largest count (DS508 §9.3).
-const counterLimit = 2097151
-
-func (c *Chip) cmdCounter(cmd command) []byte {
-	if cmd.p1 > 1 || cmd.p2 > 1 || len(cmd.data) != 0 {
-		return status(statusParse)
-	}
-	n := &c.counters[cmd.p2]
-	if cmd.p1 == 1 {
-		if *n >= counterLimit {
-			return status(statusExecution)
-		}
-		*n++
-	}
-	return binary.LittleEndian.AppendUint32(nil, *n)
-}
-
 func (c *Chip) cmdUpdateExtra(cmd command) []byte {
 	mode := cmd.p1
 	if mode&0xFC != 0 || cmd.p2&0xFF00 != 0 || len(cmd.data) != 0 || (c.rev != ATECC508A && mode > 1) {
@@ -102,7 +83,14 @@ func (c *Chip) cmdUpdateExtra(cmd command) []byte {
 	v := byte(cmd.p2)
 	switch {
 	case mode&0x02 != 0:
-		return status(statusOK) // limited-use decrement: not modeled, a no-op
+		if c.rev != ATECC508A || v > 15 {
+			return status(statusParse)
+		}
+		// Decrement the limited-use counter of slot v; a slot without
+		// limited use succeeds and changes nothing (DS508 §9.19).
+		if !c.useLimited(int(v)) {
+			return status(statusExecution)
+		}
 	case mode == 0:
 		if c.config[cfgUserExtra] != 0 {
 			return status(statusExecution)

@@ -1,13 +1,17 @@
 package nerveskeytest
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
+	"encoding/binary"
 	"hash"
 )
 
 // shaContext is a SHA command's running hash.
 type shaContext struct {
-	h hash.Hash
+	h    hash.Hash
+	hmac bool // started by HMAC start
 }
 
 func (c *Chip) cmdNonce(cmd command) []byte {
@@ -110,6 +114,26 @@ func (c *Chip) cmdSHA(cmd command) []byte {
 		}
 		c.vol.sha = &shaContext{h: sha256.New()}
 		return status(statusOK)
+	case 4: // HMAC start: the key is slot Param2, or TempKey (608, 0xFFFF)
+		if len(cmd.data) != 0 || cmd.p2 > 15 && (c.rev == ATECC508A || cmd.p2 != 0xFFFF) {
+			return status(statusParse)
+		}
+		var key []byte
+		if cmd.p2 == 0xFFFF {
+			tk := c.vol.tk
+			c.useTempKey()
+			if !tk.valid {
+				return status(statusExecution)
+			}
+			key = tk.data[:32]
+		} else {
+			if !c.symmetricKeyOK(int(cmd.p2)) {
+				return status(statusExecution)
+			}
+			key = c.slotSecret(int(cmd.p2))
+		}
+		c.vol.sha = &shaContext{h: hmac.New(sha256.New, key), hmac: true}
+		return status(statusOK)
 	case 1: // Update
 		if !lengthOK || len(cmd.data) == 0 || len(cmd.data) > 64 || (c.rev == ATECC508A && len(cmd.data) != 64) {
 			return status(statusParse)
@@ -119,15 +143,16 @@ func (c *Chip) cmdSHA(cmd command) []byte {
 		}
 		c.vol.sha.h.Write(cmd.data)
 		return status(statusOK)
-	case 2: // End
+	case 2, 5: // End; HMAC end is 5 on a 508, 2 on a 608
 		max := 64
 		if c.rev == ATECC508A {
 			max = 63
 		}
-		if !lengthOK || len(cmd.data) > max || mode>>6 == 2 {
+		if !lengthOK || len(cmd.data) > max || mode>>6 == 2 || mode&7 == 5 && c.rev != ATECC508A {
 			return status(statusParse)
 		}
-		if c.vol.sha == nil {
+		if c.vol.sha == nil || c.rev == ATECC508A && c.vol.sha.hmac != (mode&7 == 5) {
+			c.vol.sha = nil
 			return status(statusExecution)
 		}
 		c.vol.sha.h.Write(cmd.data)
@@ -142,51 +167,71 @@ func (c *Chip) cmdSHA(cmd command) []byte {
 			c.vol.digestValid = true
 		}
 		return d
-	}
-	return status(statusParse) // Public, HMAC and context modes are not modeled
-}
-
-func (c *Chip) cmdCheckMac(cmd command) []byte {
-	mode := cmd.p1
-	if mode&^0x07 != 0 || len(cmd.data) != 77 {
-		return status(statusParse)
-	}
-	slot := int(cmd.p2 & 0xF)
-	tk := c.vol.tk
-	usesTK := mode&0x03 != 0
-	if usesTK {
-		c.useTempKey()
-		if !tk.valid || tk.sourceInput != (mode&0x04 != 0) {
+	case 6, 7: // 608 read and write context
+		if c.rev == ATECC508A {
+			return status(statusParse)
+		}
+		if mode&7 == 6 {
+			if len(cmd.data) != 0 || cmd.p2 != 0 {
+				return status(statusParse)
+			}
+			if c.vol.sha == nil || c.vol.sha.hmac {
+				return status(statusExecution)
+			}
+			return shaContextBytes(c.vol.sha.h)
+		}
+		if !lengthOK || len(cmd.data) < 36 || len(cmd.data) > 99 {
+			return status(statusParse)
+		}
+		h, ok := shaFromContext(cmd.data)
+		if !ok {
 			return status(statusExecution)
 		}
+		c.vol.sha = &shaContext{h: h}
+		return status(statusOK)
 	}
-	key := c.slots[slot][:32]
-	if mode&0x02 != 0 {
-		key = tk.data[:32]
-	} else if kcPrivate(c.keyConfig(slot)) {
+	return status(statusParse) // Public mode is not modeled
+}
+
+// The 608 SHA context (SHA modes 6 and 7) is the count of bytes hashed
+// (4 bytes LE), the eight state words H0..H7 (each 4 bytes LE), then the
+// bytes of the unfinished block: 36 to 99 bytes, as the context in
+// cryptoauthlib's sha_context test shows (05 00 00 00, 67 E6 09 6A …,
+// 01 02 03 04 05 after hashing five bytes).
+//
+// Go's SHA-256 state marshals as "sha\x03", H0..H7 (BE), the 64-byte block
+// buffer and the byte count (BE uint64); the two forms are converted here.
+const goSHAStateSize = 4 + 32 + 64 + 8
+
+func shaContextBytes(h hash.Hash) []byte {
+	st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil || len(st) != goSHAStateSize {
 		return status(statusExecution)
 	}
-	challenge := cmd.data[:32]
-	if mode&0x01 != 0 {
-		challenge = tk.data[:32]
+	n := binary.BigEndian.Uint64(st[100:])
+	out := binary.LittleEndian.AppendUint32(nil, uint32(n))
+	for i := range 8 {
+		out = binary.LittleEndian.AppendUint32(out, binary.BigEndian.Uint32(st[4+4*i:]))
 	}
-	od := cmd.data[64:77]
-	sn := c.serial()
+	return append(out, st[36:36+n%64]...)
+}
+
+func shaFromContext(b []byte) (hash.Hash, bool) {
+	n := binary.LittleEndian.Uint32(b)
+	if int(n%64) != len(b)-36 {
+		return nil, false
+	}
+	st := append(make([]byte, 0, goSHAStateSize), "sha\x03"...)
+	for i := range 8 {
+		st = binary.BigEndian.AppendUint32(st, binary.LittleEndian.Uint32(b[4+4*i:]))
+	}
+	var blk [64]byte
+	copy(blk[:], b[36:])
+	st = append(st, blk[:]...)
+	st = binary.BigEndian.AppendUint64(st, uint64(n))
 	h := sha256.New()
-	h.Write(key)
-	h.Write(challenge)
-	h.Write(od[0:4])
-	h.Write(make([]byte, 8))
-	h.Write(od[4:7])
-	h.Write([]byte{sn[8]})
-	h.Write(od[7:11])
-	h.Write([]byte{sn[0], sn[1]})
-	h.Write(od[11:13])
-	if string(h.Sum(nil)) != string(cmd.data[32:64]) {
-		c.vol.authValid = false
-		return status(statusMiscomp)
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st); err != nil {
+		return nil, false
 	}
-	c.vol.authValid = true
-	c.vol.authKeyID = byte(slot)
-	return status(statusOK)
+	return h, true
 }

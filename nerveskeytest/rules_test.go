@@ -376,22 +376,27 @@ func TestProfiles(t *testing.T) {
 			h.wantStatus(statusExecution, opSign, 0x80, 0, nil)
 		}
 	})
-	t.Run("IdleKeepsSHAContext608", func(t *testing.T) {
+	t.Run("IdleLosesSHAContext", func(t *testing.T) {
+		// cryptoauthlib's atcab_sha idles after each command: Start, idle,
+		// wake, End must hash on both families by default.
 		empty := sha256.Sum256(nil)
 		for _, tt := range []struct {
 			rev  Revision
-			keep bool
-			ok   bool
-		}{{ATECC608A, false, false}, {ATECC608A, true, true}, {ATECC508A, true, false}} {
-			c := NewChip(&Options{Revision: tt.rev, Profile: Profile{IdleKeepsSHAContext608: tt.keep}})
+			lose bool
+		}{{ATECC608A, false}, {ATECC608A, true}, {ATECC508A, false}, {ATECC508A, true}, {ATECC608B, false}} {
+			c := NewChip(&Options{Revision: tt.rev, Profile: Profile{IdleLosesSHAContext: tt.lose}})
 			h := newHost(t, c)
 			h.wake()
 			h.ok(1, opSHA, 0, 0, nil)
 			h.idleChip()
 			h.wake()
 			out := h.cmd(opSHA, 2, 0, nil)
-			if tt.ok != bytes.Equal(out, empty[:]) || !tt.ok && !bytes.Equal(out, []byte{statusExecution}) {
-				t.Errorf("%v keep=%v: SHA end after idle % x", tt.rev, tt.keep, out)
+			want := empty[:]
+			if tt.lose {
+				want = []byte{statusExecution}
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("%v lose=%v: SHA end after idle % x, want % x", tt.rev, tt.lose, out, want)
 			}
 		}
 	})

@@ -62,6 +62,21 @@ func TestTrustAndGoChip(t *testing.T) {
 	digest := sha256.Sum256([]byte("trust and go"))
 	h.ok(1, opNonce, 0x03, 0, digest[:])
 	verifyRS(t, pub, digest[:], h.ok(64, opSign, 0x80, 0, nil))
+
+	// Trust&Go's configuration, not a NervesKey's: the permanent slot 0
+	// key cannot be regenerated, and the I/O protection key (slot 6) is
+	// secret.
+	if !bytes.Equal(im.Config[trustAndGoConfigStart:], trustAndGoConfig[:]) {
+		t.Errorf("config bytes 16–127 = % x, want trustAndGoConfig", im.Config[16:])
+	}
+	if sc, kc := im.Config[20:22], im.Config[96:98]; !bytes.Equal(sc, []byte{0x85, 0x00}) || !bytes.Equal(kc, []byte{0x53, 0x00}) {
+		t.Errorf("slot 0 SlotConfig % x KeyConfig % x, want 85 00 and 53 00", sc, kc)
+	}
+	h.wantStatus(statusExecution, opGenKey, 0x04, 0, nil)
+	h.wantStatus(statusExecution, opRead, 0x82, 6<<3, nil)
+	if got := h.ok(32, opRead, 0x82, 5<<3, nil); !bytes.Equal(got[:12], im.Slots[5][:12]) {
+		t.Errorf("slot 5 read %q, want the MAC", got[:12])
+	}
 }
 
 // TestTrustAndGoTestRoot checks the exported root: a self-signed CA

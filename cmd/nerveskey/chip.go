@@ -24,6 +24,8 @@ type globals struct {
 	typ           nerveskey.DeviceType
 	sim           string
 	activationKey []byte
+	stdin         io.Reader // read by a key flag given as "-"
+	stdinUsed     bool      // a key flag has read stdin
 }
 
 // register adds the global flags to fs. The flag values write through to
@@ -48,7 +50,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 		return nil
 	}}, "sim", "use the simulated chip image in `FILE` (JSON, as written by 'sim new') instead of a bus; commands that change the chip write it back")
 	fs.Var(funcValue{func() string { return "" }, g.setActivationKey},
-		"activation-key", "the 16-byte activation key of a volatile-key chip, as 32 `HEX` digits")
+		"activation-key", "the 16-byte activation key of a volatile-key chip, as 32 `HEX` digits, or @FILE holding them, or - to read them from standard input (keeps the key out of the process list)")
 }
 
 // flagSet returns a FlagSet holding only the global flags, for the help.
@@ -80,7 +82,7 @@ func (g *globals) setType(s string) error {
 }
 
 func (g *globals) setActivationKey(s string) error {
-	b, err := parseHex(s, 16)
+	b, err := g.readKeyArg(s, 16)
 	if err != nil {
 		return err
 	}
@@ -135,6 +137,7 @@ type session struct {
 	path    string              // the image file, with sim
 	mode    os.FileMode         // its permissions
 	initial []byte              // the image as loaded
+	unlock  func()              // releases the image file's lock (simlock_*.go)
 }
 
 // open opens the chip the global flags name.
@@ -150,6 +153,17 @@ func (c *cli) open() (*session, error) {
 		return nil, usagef("", "--sim and --bus exclude each other")
 	}
 	s := &session{path: c.g.sim}
+	unlock, err := lockImage(c.ctx, s.path, c.stderr)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("lock sim image: %w", err), "create one with 'nerveskey sim new %s'", s.path)
+	}
+	s.unlock = unlock
+	ok := false
+	defer func() {
+		if !ok {
+			unlock()
+		}
+	}()
 	data, err := os.ReadFile(s.path)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read sim image: %w", err), "create one with 'nerveskey sim new %s'", s.path)
@@ -174,6 +188,7 @@ func (c *cli) open() (*session, error) {
 		s.sim.Close()
 		return nil, c.openHint(err)
 	}
+	ok = true
 	return s, nil
 }
 
@@ -210,6 +225,7 @@ func (s *session) finish(err error) error {
 	if s.sim == nil {
 		return err
 	}
+	defer s.unlock() // after the image is saved
 	img := s.sim.Image()
 	s.sim.Close()
 	if err != nil {
@@ -222,7 +238,8 @@ func (s *session) finish(err error) error {
 	if bytes.Equal(data, s.initial) {
 		return nil
 	}
-	if werr := writeFileAtomic(s.path, data, s.mode, true); werr != nil {
+	// The image holds the simulated private key: never wider than 0600.
+	if werr := writeFileAtomic(s.path, data, s.mode&0o600|0o400, true); werr != nil {
 		return fmt.Errorf("save sim image: %w", werr)
 	}
 	return nil

@@ -20,12 +20,15 @@
 // # Commands
 //
 //	info            chip facts (--json: provisioned, mode, revision, serial, ...)
+//	config          configuration zone decoded: layout, locks, slot by slot
 //	cert            device or signer certificate, primary or --aux, PEM or --der
 //	pubkey          device public key, PEM
 //	sign            sign SHA-256 of stdin or --digest; DER (or --rs) in hex
 //	verify          check the certificate chain, optionally up to --roots
 //	selftest        factory QA: chain, public key, signature, settings
 //	bench           signing latency percentiles and bus transactions (--sim-timing)
+//	csr             certificate signing request for the chip's key (--foreign)
+//	agent           SSH agent on a unix socket for ssh, git and ssh-keygen
 //	provision       provision a blank chip (plan, confirmation, --dry-run, --json)
 //	aux provision   write the auxiliary certificate pair
 //	aux clear       erase the auxiliary certificate pair

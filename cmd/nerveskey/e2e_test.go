@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -95,7 +98,16 @@ func TestEndToEnd(t *testing.T) {
 	openssl(t, dir, "dgst", "-sha256", "-verify", "certpub.pem", "-signature", "msg.sig", "msg")
 
 	ok(t, dir, "", "--sim", "chip.json", "selftest")
+	ok(t, dir, "", "--sim", "chip.json", "selftest", "--signer-cert", "signer.cert")
 	ok(t, dir, "", "--sim", "chip.json", "verify", "--roots", "signer.cert")
+	// A chip issued by another (self-consistent) signer passes a plain
+	// selftest, but not one that names the expected signer.
+	ok(t, dir, "", "signer", "create", "other")
+	r = nk(t, dir, "", "--sim", "chip.json", "selftest", "--signer-cert", "other.cert", "--json")
+	checkError(t, r, 1, "selftest failed: chain")
+	if !strings.Contains(r.stdout, "--signer-cert") {
+		t.Errorf("selftest --signer-cert report: %s", r.stdout)
+	}
 
 	// Settings: none yet, then a round trip.
 	checkError(t, nk(t, dir, "", "--sim", "chip.json", "settings", "get"), 1, "no settings")
@@ -203,9 +215,20 @@ func TestProvisionJSON(t *testing.T) {
 		t.Errorf("--json also printed progress to stderr:\n%s", r.stderr)
 	}
 
-	// Again: the chip is provisioned; the stream ends with fail.
+	// Again with the same inputs: the chip is the one they make, so the
+	// run succeeds without writing and says so.
 	after := readFile(t, filepath.Join(dir, "chip.json"))
-	r = nk(t, dir, "", append(args, "--yes")...)
+	r = ok(t, dir, "", append(args, "--yes")...)
+	evs = decodeEvents(t, r.stdout)
+	if len(evs) != 1 || evs[0].Action != "done" || evs[0].Status != "already provisioned" || evs[0].KeyProof == "" {
+		t.Errorf("events of a repeated provision: %+v", evs)
+	}
+	if evs[0].SignerSignatures != 0 {
+		t.Errorf("a repeated provision made %d signatures, want 0", evs[0].SignerSignatures)
+	}
+
+	// With another board name: refused; the stream ends with fail.
+	r = nk(t, dir, "", append(args, "--yes", "--board", "other")...)
 	checkError(t, r, 1, "already provisioned")
 	evs = decodeEvents(t, r.stdout)
 	if len(evs) != 1 || evs[0].Action != "fail" || !strings.Contains(evs[0].Error, "already provisioned") {
@@ -296,8 +319,20 @@ func TestVolatile(t *testing.T) {
 	copyFile(t, dir, "signer.key")
 	ok(t, dir, "", "sim", "new", "chip.json", "--revision", "608b")
 	act := "00112233445566778899aabbccddeeff"
-	ok(t, dir, "", "--sim", "chip.json", "--activation-key", act, "provision", "--volatile",
-		"--encryption-key", "ffeeddccbbaa99887766554433221100", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes")
+	// The keys from a file and from standard input, not the command line.
+	if err := os.WriteFile(filepath.Join(dir, "act.hex"), []byte(act+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, nk(t, dir, act, "--sim", "chip.json", "--activation-key", "-", "provision", "--volatile",
+		"--encryption-key", "-", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes"), 2, "standard input")
+	checkError(t, nk(t, dir, "", "--sim", "chip.json", "--activation-key", "@missing.hex", "info"), 2, "missing.hex")
+	ok(t, dir, "ffeeddccbbaa99887766554433221100\n", "--sim", "chip.json", "--activation-key", "@act.hex", "provision", "--volatile",
+		"--encryption-key", "-", "--signer-cert", "signer.cert", "--signer-key", "signer.key", "--yes")
+	img := readFile(t, filepath.Join(dir, "chip.json"))
+	if !bytes.Contains(img, []byte("ffeeddccbbaa99887766554433221100")) || !bytes.Contains(img, []byte(act)) {
+		t.Error("the keys read from the file and standard input are not in slots 1 and 2")
+	}
+	ok(t, dir, act, "--sim", "chip.json", "selftest", "--activation-key", "-")
 	if out := ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout; !strings.Contains(out, `"mode":"volatile"`) {
 		t.Errorf("info: %s", out)
 	}
@@ -314,5 +349,48 @@ func TestVolatile(t *testing.T) {
 	}
 	if !bytes.Equal(readFile(t, filepath.Join(dir, "chip.json")), before) {
 		t.Error("using the chip changed the image")
+	}
+}
+
+// TestSimImageLocked runs two commands that change different parts of one
+// image at the same time (an aux certificate pair, settings): each holds
+// the image's lock for its whole run, so both changes are kept; without
+// it, both would succeed and the one that saved last would erase the
+// other's. Saved images are readable by their owner only.
+func TestSimImageLocked(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("skipping: no flock(2)")
+	}
+	for round := range 3 {
+		dir := t.TempDir()
+		img := copyFile(t, dir, "608a.json")
+		copyFile(t, dir, "aux-signer.cert")
+		copyFile(t, dir, "aux-signer.key")
+		if err := os.WriteFile(filepath.Join(dir, "s.json"), []byte(`{"round": "`+strconv.Itoa(round)+`"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var aux, put result
+		wg.Go(func() {
+			aux = nk(t, dir, "", "--sim", "608a.json", "aux", "provision", "--signer-cert", "aux-signer.cert", "--signer-key", "aux-signer.key")
+		})
+		wg.Go(func() { put = nk(t, dir, "", "--sim", "608a.json", "settings", "put", "s.json") })
+		wg.Wait()
+		if aux.code != 0 || put.code != 0 {
+			t.Fatalf("round %d: aux provision exit %d (%s), settings put exit %d (%s)", round, aux.code, aux.stderr, put.code, put.stderr)
+		}
+		r := ok(t, dir, "", "--sim", "608a.json", "settings", "get")
+		if !strings.Contains(r.stdout, `"round"`) {
+			t.Errorf("round %d: the settings were lost: %s", round, r.stdout)
+		}
+		ok(t, dir, "", "--sim", "608a.json", "cert", "device", "--aux")
+		if fi, err := os.Stat(img); err != nil || fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("round %d: saved image mode %v, want 0600", round, fi.Mode().Perm())
+		}
+	}
+	dir := t.TempDir()
+	ok(t, dir, "", "sim", "new", "new.json")
+	if fi, err := os.Stat(filepath.Join(dir, "new.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("sim new wrote mode %v, want 0600", fi.Mode().Perm())
 	}
 }

@@ -125,6 +125,13 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("manifest: %+v", recs)
 	}
 	checkRecord(t, dir, "chip.json", recs[0], filepath.Join(dir, "signer.cert"))
+
+	// The same command again finds the chip done and records that.
+	ok(t, dir, "", append(prov, "--yes")...)
+	recs = readManifest(t, filepath.Join(dir, "m.jsonl"))
+	if len(recs) != 2 || recs[1].Status != "already_provisioned" || recs[1].DeviceCert != recs[0].DeviceCert || recs[1].Serial != recs[0].Serial {
+		t.Fatalf("manifest after a second run: %+v", recs)
+	}
 }
 
 // TestManifestNotWritable: the error comes before the chip is touched.

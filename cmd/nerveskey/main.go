@@ -52,12 +52,15 @@ type command struct {
 // commands lists every subcommand, in the order "nerveskey --help" shows them.
 var commands = []command{
 	{"info", "show chip facts: mode, revision, serial, manufacturer SN", (*cli).info},
+	{"config", "print the configuration zone decoded, slot by slot", (*cli).config},
 	{"cert", "print the device or signer certificate (PEM or DER)", (*cli).cert},
 	{"pubkey", "print the device public key (PEM)", (*cli).pubkey},
 	{"sign", "sign SHA-256 of stdin (or a digest) with the chip", (*cli).sign},
 	{"verify", "verify the chip's certificate chain, optionally up to a root", (*cli).verify},
 	{"selftest", "factory QA check of a provisioned chip", (*cli).selftest},
 	{"bench", "measure signing latency and bus transactions", (*cli).bench},
+	{"csr", "print a certificate signing request for the chip's key", (*cli).csr},
+	{"agent", "serve the chip's key to ssh, git and ssh-keygen (SSH agent)", (*cli).agent},
 	{"provision", "provision a blank chip as a NervesKey (irreversible)", (*cli).provision},
 	{"aux provision", "write the auxiliary certificate pair", (*cli).auxProvision},
 	{"aux clear", "erase the auxiliary certificate pair", (*cli).auxClear},
@@ -93,6 +96,7 @@ func findCommand(name string) *command {
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	c.g.stdin = stdin
 	err := c.dispatch(args)
 	return c.report(err)
 }

@@ -48,7 +48,7 @@ type provisioned struct {
 
 // newManifestRecord makes the record of p at time at.
 func newManifestRecord(p provisioned, at time.Time) (*manifestRecord, error) {
-	if p.PublicKey == nil || p.DeviceCert == nil || p.SignerCert == nil {
+	if p.Status == "" || p.PublicKey == nil || p.DeviceCert == nil || p.SignerCert == nil {
 		return nil, errors.New("manifest: the provisioning result lacks the key or a certificate")
 	}
 	pub, err := x509.MarshalPKIXPublicKey(p.PublicKey)
@@ -160,24 +160,22 @@ func (m *manifest) close(failed bool) {
 	m.f.Close()
 }
 
-// provisionedFromChip reads back what the manifest records after a
-// successful Provision: the status from the plan, the key and the
-// device certificate from the chip. (Once Provision returns its result,
-// the record comes from that instead.)
-func (c *cli) provisionedFromChip(s *session, pp *nerveskey.ProvisionPlan, signerCert *x509.Certificate) (provisioned, error) {
-	p := provisioned{Status: "provisioned", Serial: pp.Serial, Revision: pp.Revision,
-		ManufacturerSN: pp.Info.ManufacturerSN, BoardName: pp.Info.BoardName, SignerCert: signerCert}
-	if pp.ConfigLocked || pp.DataLocked {
-		p.Status = "resumed"
+// provisionedFromResult is what the manifest records of Provision's
+// result.
+func provisionedFromResult(res *nerveskey.ProvisionResult) provisioned {
+	if res == nil {
+		return provisioned{}
 	}
-	var err error
-	if p.DeviceCert, err = s.DeviceCertificate(c.ctx, nerveskey.Primary); err != nil {
-		return p, err
+	status := map[nerveskey.ProvisionStatus]string{
+		nerveskey.Provisioned:        "provisioned",
+		nerveskey.Resumed:            "resumed",
+		nerveskey.AlreadyProvisioned: "already_provisioned",
+	}[res.Status]
+	return provisioned{
+		Status: status, Serial: res.Serial, Revision: res.Revision,
+		ManufacturerSN: res.ManufacturerSN, BoardName: res.BoardName,
+		PublicKey: res.PublicKey, DeviceCert: res.DeviceCert, SignerCert: res.SignerCert,
 	}
-	if p.PublicKey, err = s.PublicKey(c.ctx); err != nil {
-		return p, err
-	}
-	return p, nil
 }
 
 // deviceNotAfter is when the device certificate Provision signs expires:

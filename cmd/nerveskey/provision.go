@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -45,14 +46,28 @@ refuses). Progress goes to stderr, "nerveskey: step 4/9: ...", or with
 
 	{"action": "start", "steps": 9, "plan": {...}}     inputs checked, about to write
 	{"action": "step", "step": 4, "steps": 9, "name": "...", "state": "begin"|"end"|"skipped", "detail": "..."}
-	{"action": "done"}                                 provisioned (or dry run passed)
+	{"action": "done", "status": "...", "key_proof": "...", "signer_signatures": 2}
+	                                                   provisioned, resumed or already provisioned (or dry run passed)
 	{"action": "fail", "error": "..."}                 failed; the error is also on stderr
 
 Provisioning is resumable: if it is interrupted (power cut, Ctrl-C, bus
 error), run the same command again to finish the chip; the key left in
 slot 0 is reused unless --new-key. With --sim the image file is written
 only when provisioning succeeds; a real chip keeps whatever an interrupted
-run wrote, which is why the next run resumes.
+run wrote, which is why the next run resumes. On a chip already
+provisioned, the same inputs succeed without writing ("already
+provisioned"), and other inputs fail saying what differs.
+
+Before the signer signs, the device key is proven: slot 0's public key is
+read twice and must match, and slot 0 signs a random challenge that must
+verify (SECURITY.md); it is read once more before the data lock.
+
+--activation-key and --encryption-key take 32 hex digits, or @FILE to read
+them from a file, or - to read them from standard input, which keeps the
+keys out of the process list (one of them may use standard input; with it,
+pass --yes):
+
+	$ nerveskey provision ... --volatile --activation-key @act.hex --encryption-key - --yes < enc.hex
 `
 
 // An event is one line of the --json stream of provision. Action is
@@ -68,6 +83,12 @@ type event struct {
 	Error  string `json:"error,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`
 	Plan   *plan  `json:"plan,omitempty"`
+	// With "done" after a real run: "provisioned", "resumed" or
+	// "already provisioned"; how the device key was proven before the
+	// signer signed; how many signatures the signer made.
+	Status           string `json:"status,omitempty"`
+	KeyProof         string `json:"key_proof,omitempty"`
+	SignerSignatures int    `json:"signer_signatures,omitempty"`
 }
 
 // A plan is what provision is about to write.
@@ -99,7 +120,7 @@ func (c *cli) provision(args []string) error {
 	asJSON := fs.Bool("json", false, "stream progress as JSON objects, one per line, on stdout")
 	newKey := fs.Bool("new-key", false, "always generate a new device key, never reuse one left by an interrupted run")
 	volatile := fs.Bool("volatile", false, "provision a volatile key (ATECC608A/B): it works only after --activation-key sets the chip's latch")
-	encKeyHex := fs.String("encryption-key", "", "with --volatile: the 16-byte encryption key for slot 2, as 32 `HEX` digits")
+	encKeyHex := fs.String("encryption-key", "", "with --volatile: the 16-byte encryption key for slot 2, as 32 `HEX` digits, or @FILE holding them, or - to read them from standard input")
 	manifestFile := fs.String("manifest", "", "append one JSON line per provisioned chip to `FILE` (docs/factory.md)")
 	if _, err := c.parse(fs, provisionUsage, args, 0, 0); err != nil {
 		return err
@@ -109,7 +130,7 @@ func (c *cli) provision(args []string) error {
 		if c.g.activationKey == nil || *encKeyHex == "" {
 			return usagef("provision", "provision: --volatile needs --activation-key HEX and --encryption-key HEX")
 		}
-		enc, err := parseHex(*encKeyHex, 16)
+		enc, err := c.g.readKeyArg(*encKeyHex, 16)
 		if err != nil {
 			return usagef("provision", "--encryption-key: %v", err)
 		}
@@ -148,6 +169,7 @@ func (c *cli) provision(args []string) error {
 	if *asJSON {
 		out = json.NewEncoder(c.stdout)
 	}
+	var res *nerveskey.ProvisionResult
 	err = s.finish(func() error {
 		in, err := s.Info(c.ctx)
 		if err != nil {
@@ -165,7 +187,6 @@ func (c *cli) provision(args []string) error {
 		// are held until the plan is out, so that the stream reads
 		// plan, confirmation, steps.
 		var pending []nerveskey.StepEvent
-		var planned *nerveskey.ProvisionPlan
 		started := false
 		opts.DryRun = *dryRun
 		opts.Progress = func(e nerveskey.StepEvent) {
@@ -195,7 +216,6 @@ func (c *cli) provision(args []string) error {
 			}
 			c.printPlan(p)
 			c.warnSignerExpiry(p)
-			planned = pp
 			if pp.DryRun {
 				return nil
 			}
@@ -210,7 +230,7 @@ func (c *cli) provision(args []string) error {
 			}
 			return nil
 		}
-		if err := s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
+		if res, err = s.Provision(c.ctx, info, signerCert, signer, opts); err != nil {
 			if errors.Is(err, errNotConfirmed) {
 				return errNotConfirmed
 			}
@@ -219,11 +239,7 @@ func (c *cli) provision(args []string) error {
 		if *dryRun {
 			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
 		} else if m != nil {
-			p, err := c.provisionedFromChip(s, planned, signerCert)
-			if err != nil {
-				return err
-			}
-			if record, err = newManifestRecord(p, time.Now()); err != nil {
+			if record, err = newManifestRecord(provisionedFromResult(res), time.Now()); err != nil {
 				return err
 			}
 		}
@@ -237,10 +253,18 @@ func (c *cli) provision(args []string) error {
 		if err != nil {
 			out.Encode(event{Action: "fail", Error: oneLine(err.Error())})
 		} else {
-			out.Encode(event{Action: "done", DryRun: *dryRun})
+			e := event{Action: "done", DryRun: *dryRun}
+			if res != nil && !*dryRun {
+				e.Status, e.KeyProof, e.SignerSignatures = res.Status.String(), res.KeyProof, res.SignerSignatures
+			}
+			out.Encode(e)
 		}
 	} else if err == nil && !*dryRun {
-		fmt.Fprintln(c.stdout, "provisioned")
+		if res != nil && res.Status == nerveskey.AlreadyProvisioned {
+			fmt.Fprintln(c.stdout, "already provisioned: the chip is the one these inputs make; nothing was written")
+		} else {
+			fmt.Fprintln(c.stdout, "provisioned")
+		}
 	}
 	return err
 }
@@ -423,4 +447,30 @@ func (c *cli) auxClear(args []string) error {
 		fmt.Fprintln(c.stderr, "nerveskey: cleared the aux certificates")
 		return nil
 	}())
+}
+
+// readKeyArg reads the value of a secret key flag: n bytes as hex digits
+// given on the command line, or in a file named "@FILE", or on standard
+// input for "-", so that the key need not appear in the process list.
+// Standard input serves one key flag only.
+func (g *globals) readKeyArg(s string, n int) ([]byte, error) {
+	switch {
+	case s == "-":
+		if g.stdin == nil || g.stdinUsed {
+			return nil, errors.New("standard input already gave another key")
+		}
+		g.stdinUsed = true
+		b, err := io.ReadAll(io.LimitReader(g.stdin, 1024))
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		s = string(b)
+	case strings.HasPrefix(s, "@"):
+		b, err := os.ReadFile(s[1:])
+		if err != nil {
+			return nil, err
+		}
+		s = string(b)
+	}
+	return parseHex(s, n)
 }

@@ -11,5 +11,6 @@ import (
 // provisionChip runs the library's Provision. (Kept apart so that the
 // change of Provision's result is a one-line edit here.)
 func provisionChip(ctx context.Context, c *nerveskey.Chip, info nerveskey.ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *nerveskey.ProvisionOptions) error {
-	return c.Provision(ctx, info, signerCert, signer, opts)
+	_, err := c.Provision(ctx, info, signerCert, signer, opts)
+	return err
 }

@@ -34,7 +34,7 @@ func TestProvisionResumes(t *testing.T) {
 		}
 	}}
 	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
-	if err := chip.Provision(ctx, info, signerCert, signer, opts); err == nil {
+	if _, err := chip.Provision(ctx, info, signerCert, signer, opts); err == nil {
 		t.Fatal("interrupted Provision succeeded")
 	}
 	chip.Close()

@@ -13,7 +13,10 @@ const simNewUsage = `Usage: nerveskey sim new FILE [--revision 508a|608a|608b] [
 Creates FILE holding a blank factory chip image: nothing locked, no key,
 no certificates. Use it with --sim FILE in place of a real chip; commands
 that change the chip write FILE back atomically, and only when they
-succeed. 'sim new' refuses to overwrite FILE.
+succeed; a command holds a lock on FILE from start to end, so commands on
+one image run one after the other. FILE is written readable by its owner
+only (0600): it holds the simulated private key. 'sim new' refuses to
+overwrite FILE.
 
 Examples:
 
@@ -63,7 +66,7 @@ func (c *cli) simNew(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, data, 0o644, false); err != nil {
+	if err := writeFileAtomic(path, data, 0o600, false); err != nil { // it holds the simulated private key
 		return err
 	}
 	fmt.Fprintf(c.stderr, "nerveskey: created blank %v image %s\n", opts.Revision, path)

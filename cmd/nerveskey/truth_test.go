@@ -182,13 +182,17 @@ func TestBenchSimTiming(t *testing.T) {
 		return b
 	}
 	typ, mx, rnd := bench("typical"), bench("max"), bench("random")
-	if typ.P50MS != typ.MaxMS {
+	// The driver learns the chip's timing over the first signatures, so
+	// even fixed timing spreads a little (its first polls); chip timing
+	// that varies spreads by tens of milliseconds.
+	const learning = 2.5 // ms
+	if typ.MaxMS-typ.P50MS > learning {
 		t.Errorf("typical timing varies: %+v", typ)
 	}
-	if mx.MeanMS <= typ.MeanMS || mx.P50MS != mx.MaxMS {
+	if mx.MeanMS <= typ.MeanMS+10 || mx.MaxMS-mx.P50MS > learning {
 		t.Errorf("max timing %+v, typical %+v", mx, typ)
 	}
-	if rnd.P50MS == rnd.MaxMS || rnd.MaxMS > mx.MaxMS || rnd.P50MS < typ.P50MS {
+	if rnd.MaxMS-rnd.P50MS <= 2*learning || rnd.MaxMS > mx.MaxMS+learning || rnd.P50MS < typ.P50MS-learning {
 		t.Errorf("random timing %+v not spread between typical %v and max %v", rnd, typ.P50MS, mx.MaxMS)
 	}
 	r := nk(t, dir, "", "--bus", "/dev/i2c-7", "bench", "--sim-timing", "max")

@@ -109,7 +109,7 @@ func (c *cli) verify(args []string) error {
 	}
 	return s.finish(func() error {
 		var r checkReport
-		c.checkChain(s, pair, roots, &r)
+		c.checkChain(s, pair, roots, "--roots", &r)
 		return c.printReport("verify", &r, *asJSON)
 	}())
 }
@@ -145,8 +145,9 @@ func loadRoots(name string) (*x509.CertPool, error) {
 }
 
 // checkChain adds the certificate checks of pair to r and returns the
-// device certificate if it could be read.
-func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, r *checkReport) *x509.Certificate {
+// device certificate if it could be read. With roots, the chain must end
+// at one of them; rootsName names them in the report.
+func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, rootsName string, r *checkReport) *x509.Certificate {
 	prefix := ""
 	if pair == nerveskey.Aux {
 		prefix = "aux_"
@@ -173,7 +174,7 @@ func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, 
 		opts.Roots.AddCert(signer)
 	} else {
 		opts.Intermediates.AddCert(signer)
-		anchor = "--roots"
+		anchor = rootsName
 	}
 	var chainErr error
 	if roots == nil && s.Type() == nerveskey.TrustAndGo && pair == nerveskey.Primary {
@@ -185,6 +186,9 @@ func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, 
 		}
 	} else {
 		_, chainErr = dev.Verify(opts)
+	}
+	if chainErr != nil {
+		chainErr = fmt.Errorf("device certificate does not verify up to %s: %w", anchor, chainErr)
 	}
 	r.add(prefix+"chain", chainErr, "device certificate verifies up to "+anchor)
 
@@ -198,14 +202,16 @@ func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, 
 	return dev
 }
 
-const selftestUsage = `Usage: nerveskey selftest [--json]
+const selftestUsage = `Usage: nerveskey selftest [--signer-cert FILE] [--json]
 
 A factory QA check of a provisioned chip. Each check passes or fails:
 
 	info         the chip answers and is provisioned as a NervesKey
 	device_cert  the device certificate rebuilds and its signature verifies
 	signer_cert  the signer certificate rebuilds
-	chain        the device certificate verifies under the signer, now
+	chain        the device certificate verifies under the signer, now; with
+	             --signer-cert, the chain must end at that certificate
+	             (without it, any self-consistent signer passes)
 	public_key   the device certificate holds the chip's public key
 	sign         the chip signs a random digest and it verifies
 	settings     the settings decode (passes when none are stored)
@@ -215,15 +221,23 @@ Exit status 0 when every check passes, 1 otherwise.
 
 Examples:
 
-	$ nerveskey selftest
+	$ nerveskey selftest --signer-cert signer.cert
 	$ nerveskey selftest --json | jq -e .ok
 `
 
 func (c *cli) selftest(args []string) error {
 	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	signerFile := fs.String("signer-cert", "", "the signer certificate PEM `FILE` the chip's chain must end at")
 	if _, err := c.parse(fs, selftestUsage, args, 0, 0); err != nil {
 		return err
+	}
+	var roots *x509.CertPool
+	if *signerFile != "" {
+		var err error
+		if roots, err = loadRoots(*signerFile); err != nil {
+			return err
+		}
 	}
 	s, err := c.open()
 	if err != nil {
@@ -240,7 +254,7 @@ func (c *cli) selftest(args []string) error {
 		}
 		r.Checks[0].Detail = fmt.Sprintf("%s %s serial %x, mode %s, manufacturer_sn %q", in.Revision, s.Type(), in.Serial, in.Mode, in.ManufacturerSN)
 
-		dev := c.checkChain(s, nerveskey.Primary, nil, &r)
+		dev := c.checkChain(s, nerveskey.Primary, roots, "--signer-cert", &r)
 
 		var sig []byte
 		k, err := s.Key(c.ctx)
@@ -266,7 +280,7 @@ func (c *cli) selftest(args []string) error {
 		r.add("settings", err, detail)
 
 		if in.HasAux {
-			c.checkChain(s, nerveskey.Aux, nil, &r)
+			c.checkChain(s, nerveskey.Aux, nil, "", &r)
 		}
 		return c.printReport("selftest", &r, *asJSON)
 	}())

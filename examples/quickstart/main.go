@@ -59,7 +59,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	// 3. Provision: configuration, OTP identity, a key generated inside the
 	//    chip, compressed certificates, then the irreversible locks.
 	info := nerveskey.ProvisioningInfo{ManufacturerSN: "QS-0001", BoardName: "quickstart"}
-	err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
+	_, err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Done {
 				fmt.Fprintf(stdout, "provision: %v done\n", e.Step)

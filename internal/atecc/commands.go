@@ -235,7 +235,9 @@ func (s *Session) SetLatch(ctx context.Context, on bool) error {
 
 // SHA256 hashes data with the chip's SHA engine (Start, Update per
 // 64-byte block, End with the rest), using only modes both the 508A and
-// the 608 accept. It uses TempKey and clears it.
+// the 608 accept. It uses TempKey and clears it. It does not depend on
+// idle keeping the SHA context: a chip that drops it answers End with an
+// execution error, which the caller sees.
 func (s *Session) SHA256(ctx context.Context, data []byte) ([32]byte, error) {
 	if _, err := s.exec(ctx, "sha start", OpSHA, shaStart, 0, nil, 1); err != nil {
 		return [32]byte{}, err

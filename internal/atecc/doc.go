@@ -13,7 +13,8 @@
 // the 608 clock divider (ChipMode) and the serial number; command timings
 // come from that (DS508 Table 9-4 for the 508; cryptoauthlib's M0/M1/M2
 // maxima for the 608, with half the maximum taken as typical, since
-// Microchip publishes no 608 typical times).
+// Microchip publishes no 608 typical times). These seed the transport,
+// which then times each command from what the chip itself did.
 //
 // Chip status codes are [*StatusError] values naming the command and its
 // target, unwrapping to sentinels such as [ErrExecution] (0x0F).

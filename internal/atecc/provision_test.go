@@ -41,7 +41,7 @@ func TestDriverUnderEveryProfile(t *testing.T) {
 		{"SHALenientLength", nerveskeytest.Profile{SHALenientLength: true}},
 		{"UpdateExtraNeedsConfigLock", nerveskeytest.Profile{UpdateExtraNeedsConfigLock: true}},
 		{"SignReadKeyAfterDataLockOnly", nerveskeytest.Profile{SignReadKeyAfterDataLockOnly: true}},
-		{"IdleKeepsSHAContext608", nerveskeytest.Profile{IdleKeepsSHAContext608: true}},
+		{"IdleLosesSHAContext", nerveskeytest.Profile{IdleLosesSHAContext: true}},
 	}
 	timings := []nerveskeytest.TimingMode{nerveskeytest.TimingTypical, nerveskeytest.TimingMax, nerveskeytest.TimingRandom}
 	for _, rv := range simRevisions {

@@ -78,9 +78,11 @@ func (p *profile) divider() int {
 // and the Elixir driver's timeout for it.
 //
 // The 608's typical times are not public. This driver assumes half the
-// cryptoauthlib maximum for the chip's clock divider; a guess that is too
-// short costs a few polls, one that is too long costs latency, never
-// correctness, because the transport polls up to the maximum.
+// cryptoauthlib maximum for the chip's clock divider. The table only
+// seeds the transport: it learns each command's completion time from the
+// chip and polls past the maximum up to the chip's watchdog (internal/i2c,
+// learn.go), so a chip faster or slower than the table costs neither
+// latency nor correctness once seen.
 func (p *profile) times(op Opcode) (typ, max, elixir time.Duration) {
 	e := execTimeOf(op)
 	if p.rev == ATECC508A {

@@ -22,10 +22,21 @@
 // # Watchdog
 //
 // The chip puts itself to sleep 0.7 s (minimum) after a wake. Before each
-// command, a session whose age plus the command's maximum execution time
+// command, a session whose age plus the command's expected execution time
+// (the table maximum, or longer on a chip seen to be slower, learn.go)
 // would pass [WatchdogBudget] sends Idle and wakes the chip again. Idle keeps
 // TempKey, AuthValid and the 608 digest buffers, so this is safe inside a
-// Nonce→Sign transaction; only a SHA context is lost (atecc.md §1.3).
+// Nonce→Sign transaction. Whether idle keeps a SHA context is read two
+// ways (docs/atecc.md §1.3: real chips keep it, the strict reading drops
+// it); the driver works under both.
+//
+// # Polling
+//
+// A command's answer is polled for from when the chip was seen to
+// complete the same kind of command before, at an interval that follows
+// how much those times spread, and past the datasheet maximum until the
+// chip's watchdog would have put it to sleep (learn.go): a slow chip is
+// waited for, not failed.
 //
 // # Time
 //

@@ -17,10 +17,13 @@ type Session struct {
 // Clock returns the transport's clock.
 func (s *Session) Clock() Clock { return s.t.clk }
 
-// Refresh restarts the chip's watchdog: it sends Idle, which keeps TempKey
-// and the 608 digest buffers but loses a SHA context, and wakes the chip
-// again. Execute calls it by itself when the next command might outlive
-// [WatchdogBudget].
+// Refresh restarts the chip's watchdog: it sends Idle, which keeps TempKey,
+// AuthValid and the 608 digest buffers, and wakes the chip again. Idle
+// keeps a SHA context too on the chips Microchip's test suite runs on
+// (it idles between SHA Start, Update and End), but the strict reading of
+// the datasheet drops it, so no caller may rely on a SHA context
+// surviving Refresh. Execute calls it by itself when the next command
+// might outlive [WatchdogBudget].
 func (s *Session) Refresh(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -49,7 +52,7 @@ func (s *Session) Execute(ctx context.Context, cmd Command) ([]byte, error) {
 		return nil, err
 	}
 	t := s.t
-	if t.clk.Now().Sub(s.wokeAt)+cmd.Max+pollMargin > WatchdogBudget {
+	if t.clk.Now().Sub(s.wokeAt)+t.learned[keyOf(&cmd)].expected(&cmd)+pollMargin > WatchdogBudget {
 		if err := s.Refresh(ctx); err != nil {
 			return nil, err
 		}
@@ -76,12 +79,18 @@ func (s *Session) run(pkt []byte, cmd *Command) ([]byte, error) {
 		return nil, fmt.Errorf("%s: response length %d too large", cmd.Name, cmd.RespLen)
 	}
 	buf := make([]byte, n)
-	if err := s.await(cmd, buf); err != nil {
+	learn, err := s.await(cmd, buf)
+	if err != nil {
 		return nil, err
 	}
 	payload, err := ParseResponse(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd.Name, err)
+	}
+	if len(payload) > 1 || payload[0] == StatusOK {
+		// Only a command that did its work teaches its time: errors
+		// usually come back early (DS508 Table 9-4 notes).
+		learn()
 	}
 	if len(payload) == 1 {
 		st := payload[0]
@@ -103,11 +112,12 @@ func (s *Session) run(pkt []byte, cmd *Command) ([]byte, error) {
 }
 
 // await waits for the command to complete and reads the whole response in
-// one transaction. A read of RespLen+3 bytes costs one transaction; the chip
+// one transaction. learn records the command's completion time; run calls
+// it once the answer proves the command did its work. A read of RespLen+3 bytes costs one transaction; the chip
 // pads a shorter (status) answer with 0xFF, which ParseResponse ignores.
 // Reading the count byte first would cost a second transaction per command
 // for no gain, since the expected length is always known.
-func (s *Session) await(cmd *Command, buf []byte) error {
+func (s *Session) await(cmd *Command, buf []byte) (learn func(), err error) {
 	t := s.t
 	bg := context.Background()
 	read := func() error { return t.bus.Tx(t.opts.Addr, nil, buf) }
@@ -124,32 +134,57 @@ func (s *Session) await(cmd *Command, buf []byte) error {
 		for {
 			err := read()
 			if err == nil {
-				return nil
+				return func() {}, nil
 			}
 			if elapsed+2 >= tms {
-				return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, T, err)
+				return nil, fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, T, err)
 			}
 			_ = t.clk.Sleep(bg, elixirPoll)
 			elapsed += 2
 		}
 	}
 
+	// Poll from what the chip was seen to do (learn.go), past the table
+	// maximum if need be: a command the chip completes before its
+	// watchdog puts it to sleep is never given up. The watchdog runs from
+	// the last wake, so that bounds the wait (tWATCHDOG max, DS508 Table
+	// 8-2); past it the chip is asleep and has lost the command.
 	start := t.clk.Now()
-	_ = t.clk.Sleep(bg, cmd.Typical)
-	deadline := start.Add(cmd.Max + pollMargin)
-	// Poll finely for short commands, coarser for long ones so that a
-	// slow 608 (clock divider M2) costs at most about 16 polls.
-	interval := min(max((cmd.Max-cmd.Typical)/16, minPoll), maxPoll)
+	key := keyOf(cmd)
+	lt := t.learned[key]
+	if lt == nil {
+		lt = &opTiming{}
+		t.learned[key] = lt
+	}
+	first, interval := lt.plan(cmd)
+	_, learnedHi := lt.bounds()
+	if lt.n == 0 {
+		learnedHi = cmd.Max
+	}
+	_ = t.clk.Sleep(bg, first)
+	deadline := s.wokeAt.Add(watchdogMax)
+	lastNAK := time.Duration(-1)
 	for {
+		// Times are taken at the start of each read: a long answer takes
+		// milliseconds on the wire after the chip was found ready.
+		now := t.clk.Now()
 		err := read()
 		if err == nil {
-			return nil
+			got := now.Sub(start)
+			return func() { lt.observe(got, lastNAK) }, nil
 		}
+		now = t.clk.Now()
 		// Any error counts as busy: Linux adapters report a NAK as
 		// ENXIO or EREMOTEIO, and nothing else distinguishes it.
-		if !t.clk.Now().Before(deadline) {
-			return fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, cmd.Max, err)
+		if !now.Before(deadline) {
+			return nil, fmt.Errorf("%s: %w after %v (last: %w)", cmd.Name, ErrTimeout, now.Sub(start), err)
 		}
-		_ = t.clk.Sleep(bg, interval)
+		lastNAK = now.Sub(start) // late by the NAKed read's wire time only: a few bit times
+		if lastNAK > learnedHi {
+			// Slower than anything seen: back off geometrically, so a
+			// much slower chip costs a few polls, not hundreds.
+			interval = min(interval*growthNum/growthDen, maxPoll)
+		}
+		_ = t.clk.Sleep(bg, min(interval, deadline.Sub(now)))
 	}
 }

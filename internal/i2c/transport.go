@@ -24,6 +24,10 @@ const (
 	// the chip again; the rest covers bus and host latency.
 	WatchdogBudget = 600 * time.Millisecond
 
+	// watchdogMax is the longest tWATCHDOG (DS508 Table 8-2): the chip
+	// is asleep, its command lost, by then after a wake.
+	watchdogMax = 1700 * time.Millisecond
+
 	// tWHI is the wake high time after the wake pulse (DS508 Table 8-2).
 	tWHI = 1500 * time.Microsecond
 
@@ -45,9 +49,12 @@ const (
 type WaitStrategy int
 
 const (
-	// WaitPoll sleeps the command's typical execution time, then polls
-	// until its maximum time, every (max-typical)/16 bounded to
-	// 0.5–10 ms. It is the default.
+	// WaitPoll polls for the answer from when the chip was seen to
+	// complete the same command kind before (at first, the command's
+	// typical time), at an interval that follows how much those times
+	// spread (at first (max-typical)/16 bounded to 0.5–10 ms), and past
+	// the table maximum until the chip's watchdog would have put it to
+	// sleep. It is the default.
 	WaitPoll WaitStrategy = iota
 
 	// WaitElixir copies the Elixir atecc508a driver (nerves_key.md §8.1):
@@ -74,7 +81,7 @@ type Options struct {
 	Addr        uint16        // 7-bit I2C address; default 0x60
 	Clock       Clock         // default: the bus if it implements Clock, else the wall clock
 	Wait        WaitStrategy  // default WaitPoll
-	RetryBudget time.Duration // retries of a whole session; default 1 s; negative disables retries
+	RetryBudget time.Duration // retries of a whole session after the first; default 1 s; negative disables retries
 
 	// WakeDelay is the wait between the wake pulse and reading the wake
 	// response; default tWHI, 1.5 ms. Set 20 ms (tWHIST) for a 608 with
@@ -90,9 +97,10 @@ type Options struct {
 	// WakeSpeed is the bus speed for the wake pulse; default 100 kHz.
 	WakeSpeed physic.Frequency
 
-	// LockPath names a file to flock around each session, so several
-	// processes can share one chip. Empty means no file lock. Supported
-	// on Linux; elsewhere a non-empty LockPath makes Do fail.
+	// LockPath names a file (or the bus device node) to lock around each
+	// session, so several processes can share one chip; it is opened once
+	// and kept open until Close. Empty means no file lock. Waits are
+	// bounded by ctx and DefaultLockWait. See LockSupported.
 	LockPath string
 
 	Trace *Trace // optional hooks
@@ -121,13 +129,16 @@ type Transport struct {
 	opts Options // defaults filled in by New, never changed
 	clk  Clock
 
-	sem chan struct{} // holds a token while a session runs; guards the bus
+	sem chan struct{} // holds a token while a session runs; guards the bus and learned
+	lk  *busLock      // Options.LockPath, or nil; see lock.go
+
+	learned map[timingKey]*opTiming // completion times seen per command kind (learn.go)
 }
 
 // New returns a Transport for the chip at opts.Addr on bus. The caller keeps
 // ownership of bus.
 func New(bus i2c.Bus, opts *Options) *Transport {
-	t := &Transport{bus: bus, sem: make(chan struct{}, 1)}
+	t := &Transport{bus: bus, sem: make(chan struct{}, 1), learned: make(map[timingKey]*opTiming)}
 	if opts != nil {
 		t.opts = *opts
 	}
@@ -143,6 +154,9 @@ func New(bus i2c.Bus, opts *Options) *Transport {
 	}
 	if o.WakeSpeed == 0 {
 		o.WakeSpeed = 100 * physic.KiloHertz
+	}
+	if o.LockPath != "" {
+		t.lk = &busLock{path: o.LockPath}
 	}
 	t.clk = o.Clock
 	if t.clk == nil {
@@ -173,20 +187,22 @@ func (t *Transport) Options() Options { return t.opts }
 // on TempKey (Nonce then Sign).
 //
 // If f fails with a transient error (see the package doc), Do sleeps the
-// chip, backs off and runs f again from a new wake, until RetryBudget has
-// passed since the first attempt; f must therefore be safe to run again.
+// chip, backs off and runs f again from a new wake: once in any case, then
+// until RetryBudget has passed since the first attempt; f must therefore
+// be safe to run again.
 // Other errors, including every error f makes itself, return at once.
 // ctx is checked between commands and before retries, never inside a
-// command. f must not call Do on the same Transport.
+// command. Waiting for the bus (another goroutine's session, or another
+// process's lock on Options.LockPath) ends with ctx or, when ctx has no
+// deadline, after DefaultLockWait, with an error wrapping
+// context.DeadlineExceeded. f must not call Do on the same Transport.
 func (t *Transport) Do(ctx context.Context, f func(s *Session) error) error {
-	select {
-	case t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := t.acquire(ctx); err != nil {
+		return err
 	}
 	defer func() { <-t.sem }()
 
-	unlock, err := lockFile(ctx, t.opts.LockPath, t.clk)
+	unlock, err := t.lockBus(ctx)
 	if err != nil {
 		return err
 	}
@@ -199,7 +215,10 @@ func (t *Transport) Do(ctx context.Context, f func(s *Session) error) error {
 		if err == nil || !retryable(err) || t.opts.RetryBudget < 0 || ctx.Err() != nil {
 			return err
 		}
-		if t.clk.Now().Add(backoff).Sub(start) > t.opts.RetryBudget {
+		// The first retry is always made: a command whose answer never
+		// came is waited for until the chip's watchdog, which may use up
+		// the budget in one attempt (session.go, await).
+		if attempt > 1 && t.clk.Now().Add(backoff).Sub(start) > t.opts.RetryBudget {
 			return fmt.Errorf("no more retries after %d attempts: %w", attempt, err)
 		}
 		if tr := t.opts.Trace; tr != nil && tr.Retry != nil {

@@ -167,11 +167,24 @@ func TestRetryBudget(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	c := newFake(okRead(time.Second)) // never done within Max
+	// A command that completes long after the table maximum but before
+	// the chip's watchdog is waited for; one that would complete after
+	// the watchdog is given up when the watchdog has put the chip to
+	// sleep.
+	c := newFake(okRead(time.Second))
 	tr := New(c, &Options{RetryBudget: -1})
+	if err := tr.Do(t.Context(), func(s *Session) error { _, err := s.Execute(t.Context(), readCmd); return err }); err != nil {
+		t.Fatalf("1 s Read: %v", err)
+	}
+	c = newFake(okRead(3 * time.Second))
+	tr = New(c, &Options{RetryBudget: -1})
+	start := c.Now()
 	err := tr.Do(t.Context(), func(s *Session) error { _, err := s.Execute(t.Context(), readCmd); return err })
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if d := c.Now().Sub(start); d < watchdogMax || d > watchdogMax+50*time.Millisecond {
+		t.Errorf("gave up after %v, want the longest watchdog period, %v", d, watchdogMax)
 	}
 }
 

@@ -49,5 +49,6 @@ func provision(ctx context.Context, c *nerveskey.Chip) error {
 	if err != nil {
 		return err
 	}
-	return c.Provision(ctx, info, signerCert, signerKey, nil)
+	_, err = c.Provision(ctx, info, signerCert, signerKey, nil)
+	return err
 }
