@@ -138,10 +138,19 @@ type session struct {
 	mode    os.FileMode         // its permissions
 	initial []byte              // the image as loaded
 	unlock  func()              // releases the image file's lock (simlock_*.go)
+	shared  bool                // the lock is shared: the image is never saved
 }
 
-// open opens the chip the global flags name.
-func (c *cli) open() (*session, error) {
+// open opens the chip the global flags name, for a command that may
+// change it.
+func (c *cli) open() (*session, error) { return c.openChip(false) }
+
+// openRead opens the chip the global flags name for a command that only
+// reads and signs: a simulated image is locked shared, so an agent and a
+// sign beside it can both use it, and is never saved.
+func (c *cli) openRead() (*session, error) { return c.openChip(true) }
+
+func (c *cli) openChip(shared bool) (*session, error) {
 	if c.g.sim == "" {
 		ch, err := nerveskey.OpenBus(c.ctx, c.g.bus, c.g.options())
 		if err != nil {
@@ -152,8 +161,8 @@ func (c *cli) open() (*session, error) {
 	if c.g.bus != "" {
 		return nil, usagef("", "--sim and --bus exclude each other")
 	}
-	s := &session{path: c.g.sim}
-	unlock, err := lockImage(c.ctx, s.path, c.stderr)
+	s := &session{path: c.g.sim, shared: shared}
+	unlock, err := lockImage(c.ctx, s.path, shared, c.stderr)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("lock sim image: %w", err), "create one with 'nerveskey sim new %s'", s.path)
 	}
@@ -237,6 +246,9 @@ func (s *session) finish(err error) error {
 	}
 	if bytes.Equal(data, s.initial) {
 		return nil
+	}
+	if s.shared {
+		return fmt.Errorf("the command changed simulated chip %s, which it had opened to read only: changes not saved", s.path)
 	}
 	// The image holds the simulated private key: never wider than 0600.
 	if werr := writeFileAtomic(s.path, data, s.mode&0o600|0o400, true); werr != nil {

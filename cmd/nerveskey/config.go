@@ -92,7 +92,7 @@ func (c *cli) config(args []string) error {
 	if _, err := c.parse(fs, configUsage, args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}

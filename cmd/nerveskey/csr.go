@@ -78,7 +78,7 @@ func (c *cli) withSigningKey(foreign bool, f func(s *session, k *nerveskey.Key) 
 	if !foreign {
 		return c.withKey(f)
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}

@@ -35,9 +35,16 @@
 //	settings get    settings as JSON (--typed keeps every Erlang type), or --raw hex
 //	settings put    settings from a JSON file (plain or --typed), or --raw-hex
 //	version         the version (also --version)
-//	signer create   new signer certificate and key (no chip)
+//	signer create   new signer certificate and key, or a certificate for a
+//	                key in an HSM (--key pkcs11:...) (no chip)
+//	signer cross-cert        company CA certificate for the signer's key
+//	signer verification-cert AWS IoT CA registration certificate
 //	device create   debug device certificate and key (no chip)
 //	sim new         blank simulated chip image
+//
+// Signer and CA keys are PEM files (plain or encrypted PKCS#8) or RFC
+// 7512 PKCS#11 URIs; provision --manifest records every chip. See
+// docs/factory.md.
 //
 // Global flags --bus, --addr, --type, --sim and --activation-key may come
 // before or after the command. "nerveskey COMMAND --help" documents each

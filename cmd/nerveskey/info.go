@@ -48,7 +48,7 @@ func (c *cli) info(args []string) error {
 	if _, err := c.parse(fs, infoUsage, args, 0, 0); err != nil {
 		return err
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (c *cli) cert(args []string) error {
 	if *aux {
 		pair = nerveskey.Aux
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}

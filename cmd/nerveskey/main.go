@@ -67,6 +67,8 @@ var commands = []command{
 	{"settings get", "print the settings stored on the chip", (*cli).settingsGet},
 	{"settings put", "replace the settings stored on the chip", (*cli).settingsPut},
 	{"signer create", "create a signer certificate and key (no chip)", (*cli).signerCreate},
+	{"signer cross-cert", "certify the signer's key with a company CA (no chip)", (*cli).signerCrossCert},
+	{"signer verification-cert", "make the AWS IoT CA verification certificate (no chip)", (*cli).signerVerificationCert},
 	{"device create", "create a debug device certificate and key (no chip)", (*cli).deviceCreate},
 	{"sim new", "create a blank simulated chip image", (*cli).simNew},
 	{"version", "print the program version", (*cli).version},
@@ -330,9 +332,15 @@ flags, 'nerveskey --version' for the version. Results go to stdout, diagnostics 
 
 func (c *cli) groupUsage(w io.Writer, group string) {
 	fmt.Fprintf(w, "Usage: nerveskey %s COMMAND [flags] [args]\n\nCommands:\n\n", group)
+	width := 10
 	for _, cmd := range commands {
 		if g, sub, ok := strings.Cut(cmd.name, " "); ok && g == group {
-			fmt.Fprintf(w, "\t%-10s %s\n", sub, cmd.summary)
+			width = max(width, len(sub))
+		}
+	}
+	for _, cmd := range commands {
+		if g, sub, ok := strings.Cut(cmd.name, " "); ok && g == group {
+			fmt.Fprintf(w, "\t%-*s %s\n", width, sub, cmd.summary)
 		}
 	}
 	fmt.Fprintf(w, "\nRun 'nerveskey %s COMMAND --help' for a command's flags.\n", group)

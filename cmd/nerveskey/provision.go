@@ -31,6 +31,10 @@ Examples:
 	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --dry-run
 	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --sn NK-000123 --board rpi4
 	$ nerveskey --sim chip.json provision --signer-cert signer.cert --signer-key signer.key --yes --json
+	$ nerveskey provision --signer-cert signer.cert --signer-key 'pkcs11:token=factory;object=signer' --manifest devices.jsonl --yes
+
+--signer-key takes a PEM file or a PKCS#11 URI (an HSM or KMS key);
+--manifest appends one JSON line per chip. See docs/factory.md.
 
 Every input (signer certificate and key, serial number, board name, the
 chip's revision and lock state, the clock) is checked and the plan printed
@@ -96,6 +100,7 @@ type plan struct {
 	BoardName      string `json:"board_name"`
 	Signer         string `json:"signer"`           // signer certificate subject
 	SignerNotAfter string `json:"signer_not_after"` // RFC 3339
+	DeviceNotAfter string `json:"device_not_after"` // RFC 3339
 	Volatile       bool   `json:"volatile"`
 	// Set only when resuming an interrupted run.
 	ConfigLocked bool `json:"config_locked,omitempty"` // the configuration lock is done
@@ -106,7 +111,7 @@ type plan struct {
 func (c *cli) provision(args []string) error {
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	certFile := fs.String("signer-cert", "", "the signer certificate PEM `FILE`")
-	keyFile := fs.String("signer-key", "", "the signer private key PEM `FILE`")
+	keyFile := addKeyFlags(fs, "signer-key", "the signer's private key")
 	var sn, board optString
 	fs.Var(&sn, "sn", "the manufacturer serial number `S`, 1 to 32 bytes, the device certificate's CN (default the chip serial in Base32, as nerves_key)")
 	fs.Var(&board, "board", "the board name `B`, at most 10 bytes (default NervesKey)")
@@ -116,6 +121,7 @@ func (c *cli) provision(args []string) error {
 	newKey := fs.Bool("new-key", false, "always generate a new device key, never reuse one left by an interrupted run")
 	volatile := fs.Bool("volatile", false, "provision a volatile key (ATECC608A/B): it works only after --activation-key sets the chip's latch")
 	encKeyHex := fs.String("encryption-key", "", "with --volatile: the 16-byte encryption key for slot 2, as 32 `HEX` digits, or @FILE holding them, or - to read them from standard input")
+	manifestFile := fs.String("manifest", "", "append one JSON line per provisioned chip to `FILE` (docs/factory.md)")
 	if _, err := c.parse(fs, provisionUsage, args, 0, 0); err != nil {
 		return err
 	}
@@ -140,13 +146,23 @@ func (c *cli) provision(args []string) error {
 			hint: "add --yes to confirm in a script, or --dry-run to check without writing",
 		}
 	}
-	signerCert, signer, err := c.loadSigner("provision", *certFile, *keyFile)
+	signerCert, signer, closeKey, err := c.loadSigner("provision", *certFile, keyFile)
 	if err != nil {
 		return err
 	}
+	defer closeKey()
+	if err := checkSignerLife(*certFile, signerCert, time.Now()); err != nil {
+		return err
+	}
+	m, err := openManifest(*manifestFile, *dryRun)
+	if err != nil {
+		return err
+	}
+	var record *manifestRecord
 
 	s, err := c.open()
 	if err != nil {
+		m.close(true)
 		return err
 	}
 	var out *json.Encoder
@@ -189,6 +205,7 @@ func (c *cli) provision(args []string) error {
 				BoardName:      pp.Info.BoardName,
 				Signer:         pp.SignerSubject,
 				SignerNotAfter: pp.SignerNotAfter.UTC().Format(time.RFC3339),
+				DeviceNotAfter: deviceNotAfter(pp).Format(time.RFC3339),
 				Volatile:       pp.Volatile,
 				ConfigLocked:   pp.ConfigLocked,
 				DataLocked:     pp.DataLocked,
@@ -198,6 +215,7 @@ func (c *cli) provision(args []string) error {
 				out.Encode(event{Action: "start", Steps: nerveskey.NumSteps, DryRun: pp.DryRun, Plan: p})
 			}
 			c.printPlan(p)
+			c.warnSignerExpiry(p)
 			if pp.DryRun {
 				return nil
 			}
@@ -220,9 +238,17 @@ func (c *cli) provision(args []string) error {
 		}
 		if *dryRun {
 			fmt.Fprintln(c.stderr, "nerveskey: dry run: the inputs and the chip check out; nothing was written")
+		} else if m != nil {
+			if record, err = newManifestRecord(provisionedFromResult(res), time.Now()); err != nil {
+				return err
+			}
 		}
 		return nil
 	}())
+	if err == nil {
+		err = m.append(record)
+	}
+	m.close(err != nil)
 	if out != nil {
 		if err != nil {
 			out.Encode(event{Action: "fail", Error: oneLine(err.Error())})
@@ -271,7 +297,7 @@ func (c *cli) where() string {
 func (c *cli) printPlan(p *plan) {
 	fmt.Fprintf(c.stderr, "nerveskey: plan: provision the %s with serial %s (%s)\n", p.Revision, p.Serial, p.Chip)
 	fmt.Fprintf(c.stderr, "nerveskey: plan: manufacturer serial number %q, board name %q\n", p.ManufacturerSN, p.BoardName)
-	fmt.Fprintf(c.stderr, "nerveskey: plan: device certificate signed by %s (signer valid until %s)\n", p.Signer, p.SignerNotAfter[:10])
+	fmt.Fprintf(c.stderr, "nerveskey: plan: device certificate valid until %s, signed by %s (signer valid until %s)\n", p.DeviceNotAfter[:10], p.Signer, p.SignerNotAfter[:10])
 	if p.Volatile {
 		fmt.Fprintln(c.stderr, "nerveskey: plan: volatile key: it will sign only after --activation-key sets the chip's latch")
 	}
@@ -357,15 +383,16 @@ Examples:
 func (c *cli) auxProvision(args []string) error {
 	fs := flag.NewFlagSet("aux provision", flag.ContinueOnError)
 	certFile := fs.String("signer-cert", "", "the signer certificate PEM `FILE`")
-	keyFile := fs.String("signer-key", "", "the signer private key PEM `FILE`")
+	keyFile := addKeyFlags(fs, "signer-key", "the signer's private key")
 	dryRun := fs.Bool("dry-run", false, "check everything and write nothing")
 	if _, err := c.parse(fs, auxProvisionUsage, args, 0, 0); err != nil {
 		return err
 	}
-	signerCert, signer, err := c.loadSigner("aux provision", *certFile, *keyFile)
+	signerCert, signer, closeKey, err := c.loadSigner("aux provision", *certFile, keyFile)
 	if err != nil {
 		return err
 	}
+	defer closeKey()
 	s, err := c.open()
 	if err != nil {
 		return err

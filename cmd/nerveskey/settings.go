@@ -53,7 +53,7 @@ func (c *cli) settingsGet(args []string) error {
 	if *raw && *typed {
 		return usagef("settings get", "settings get: give --raw or --typed, not both")
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}

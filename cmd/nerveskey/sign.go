@@ -24,7 +24,7 @@ import (
 // withKey opens the chip, gets its signing key and runs f; see
 // session.finish for what happens to a simulated chip.
 func (c *cli) withKey(f func(s *session, k *nerveskey.Key) error) error {
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}

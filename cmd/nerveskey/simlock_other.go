@@ -9,6 +9,6 @@ import (
 
 // lockImage locks nothing on systems without flock(2): two commands on one
 // image there may lose one's changes.
-func lockImage(ctx context.Context, path string, stderr io.Writer) (func(), error) {
+func lockImage(ctx context.Context, path string, shared bool, stderr io.Writer) (func(), error) {
 	return func() {}, nil
 }

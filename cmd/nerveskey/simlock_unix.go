@@ -15,14 +15,16 @@ import (
 // simLockWait bounds the wait for another command on the same image.
 const simLockWait = 30 * time.Second
 
-// lockImage takes an exclusive flock(2) on the image file at path for the
-// whole command, so that two commands on one image run one after the
-// other instead of both succeeding with one's changes lost. The image is
+// lockImage takes a flock(2) on the image file at path for the whole
+// command: exclusive for a command that may change the chip, so that two
+// commands on one image run one after the other instead of both
+// succeeding with one's changes lost; shared for one that only reads and
+// signs (an agent, a sign beside it), which never saves the image. The image is
 // replaced by rename when saved, so the lock is taken on the file the
 // path names once locked: a waiter that wakes on a replaced file tries the
 // new one. While it waits it says so on stderr once. The wait ends with
 // ctx or after simLockWait.
-func lockImage(ctx context.Context, path string, stderr io.Writer) (unlock func(), err error) {
+func lockImage(ctx context.Context, path string, shared bool, stderr io.Writer) (unlock func(), err error) {
 	deadline := time.Now().Add(simLockWait)
 	said := false
 	for {
@@ -30,7 +32,7 @@ func lockImage(ctx context.Context, path string, stderr io.Writer) (unlock func(
 		if err != nil {
 			return nil, err
 		}
-		ok, err := flockWait(ctx, f, deadline, func() {
+		ok, err := flockWait(ctx, f, shared, deadline, func() {
 			if !said {
 				fmt.Fprintf(stderr, "nerveskey: waiting for %s, in use by another nerveskey command\n", path)
 				said = true
@@ -55,8 +57,12 @@ func lockImage(ctx context.Context, path string, stderr io.Writer) (unlock func(
 // flockWait locks f, calling waiting once if it must wait, until ctx is
 // done or deadline passes (then it reports false). A blocked flock runs
 // in its own goroutine; when the wait is abandoned, closing f ends it.
-func flockWait(ctx context.Context, f *os.File, deadline time.Time, waiting func()) (bool, error) {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+func flockWait(ctx context.Context, f *os.File, shared bool, deadline time.Time, waiting func()) (bool, error) {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	if err == nil {
 		return true, nil
 	}
@@ -68,7 +74,7 @@ func flockWait(ctx context.Context, f *os.File, deadline time.Time, waiting func
 	fd := int(f.Fd())
 	go func() {
 		for {
-			err := syscall.Flock(fd, syscall.LOCK_EX)
+			err := syscall.Flock(fd, how)
 			if !errors.Is(err, syscall.EINTR) {
 				done <- err
 				return

@@ -103,7 +103,7 @@ func (c *cli) verify(args []string) error {
 	if *aux {
 		pair = nerveskey.Aux
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (c *cli) selftest(args []string) error {
 			return err
 		}
 	}
-	s, err := c.open()
+	s, err := c.openRead()
 	if err != nil {
 		return err
 	}
