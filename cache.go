@@ -112,10 +112,10 @@ func (c *Chip) otpZone(ctx context.Context) ([atecc.OTPSize]byte, error) {
 // devicePublicXY returns the device public key as X‖Y. On a volatile-key
 // chip whose persistent latch is not set, GenKey is refused; it then sets
 // the latch with Options.ActivationKey, as [Chip.Key] does, and asks again.
-func (c *Chip) devicePublicXY(ctx context.Context, mode Mode) ([]byte, error) {
+func (c *Chip) devicePublicXY(ctx context.Context, mode mode) ([]byte, error) {
 	pub, err := c.publicKey(ctx)
-	if err != nil && mode == ModeVolatile && errors.Is(err, ErrExecution) {
-		if lerr := (&Key{Chip: c, volatile: true}).unlatch(ctx); lerr != nil {
+	if err != nil && mode == modeVolatile && errors.Is(err, ErrExecution) {
+		if lerr := (&Key{chip: c, volatile: true}).unlatch(ctx); lerr != nil {
 			return nil, lerr
 		}
 		pub, err = c.publicKey(ctx)

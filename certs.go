@@ -5,90 +5,25 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
-	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
-
-// Errors of reading identity and certificates. The typed errors below
-// wrap them, so callers can branch with errors.Is.
-var (
-	// ErrNoAux reports that the chip has no aux certificates (slot 9, or
-	// the aux certificate slot asked for, is all zeros).
-	ErrNoAux = errors.New("chip has no aux certificates")
-	// ErrNotNervesKeyOTP reports an OTP zone without the NervesKey layout
-	// (its first bytes are not "Nrvs"): the chip was provisioned by
-	// something else. It is wrapped by an *OTPError.
-	ErrNotNervesKeyOTP = layout.ErrNotNervesKeyOTP
-	// ErrTemplateMismatch reports a compressed certificate whose template
-	// ID, chain ID or signer ID is not the one its slot needs. It is
-	// wrapped by a *CertificateError.
-	ErrTemplateMismatch = cert.ErrTemplateMismatch
-	// ErrMalformedCertificate reports slot data that is not a compressed
-	// certificate (bad dates, reserved bits set, an empty slot), or a
-	// rebuild that crypto/x509 cannot parse. It is wrapped by a
-	// *CertificateError.
-	ErrMalformedCertificate = cert.ErrMalformed
-	// ErrSignature reports a rebuilt certificate whose signature does not
-	// verify under its signer's public key. It is wrapped by a
-	// *SignatureError.
-	ErrSignature = errors.New("certificate signature does not verify")
-)
-
-// An OTPError reports an OTP zone that is not a NervesKey's (wrapping
-// ErrNotNervesKeyOTP), or a board name or serial number that does not fit
-// it.
-type OTPError = layout.OTPError
-
-// A CertificateError reports certificate data on the chip that cannot be
-// rebuilt: a slot that is empty or not a compressed certificate, a trailer
-// that does not match the template (wrapping ErrTemplateMismatch), or a
-// signer public key that is not a P-256 point.
-type CertificateError struct {
-	Pair Pair   // Primary or Aux
-	Cert string // "device" or "signer"
-	Slot int    // the slot whose contents are wrong
-	Err  error  // what is wrong with it
-}
-
-// Error names the certificate, the slot and the problem.
-func (e *CertificateError) Error() string {
-	return fmt.Sprintf("%v %s certificate: slot %d: %v", e.Pair, e.Cert, e.Slot, e.Err)
-}
-
-// Unwrap returns the underlying error.
-func (e *CertificateError) Unwrap() error { return e.Err }
-
-// A SignatureError reports a certificate rebuilt from the chip whose
-// signature does not verify under its signer's public key: the device
-// certificate under the signer key in slot 11 (14 for aux), a NervesKey
-// signer certificate under its own key. The slots disagree, or hold
-// corrupted data, or the device key in slot 0 is not the one the
-// certificate was issued for. It unwraps to ErrSignature.
-type SignatureError struct {
-	Pair Pair   // Primary or Aux
-	Cert string // "device" or "signer"
-	Slot int    // slot of the signer public key it was checked with
-}
-
-// Error names the certificate and the key it was checked with.
-func (e *SignatureError) Error() string {
-	return fmt.Sprintf("%v %s certificate: %v under the signer public key in slot %d", e.Pair, e.Cert, ErrSignature, e.Slot)
-}
-
-// Unwrap returns ErrSignature.
-func (e *SignatureError) Unwrap() error { return ErrSignature }
 
 // Info is a chip's identity, as nerves_key reports it.
 type Info struct {
 	// Provisioned reports whether the data and OTP zones are locked
 	// (nerves_key's provisioned?). A Trust&Go part reads as provisioned.
 	Provisioned bool
-	// Mode is how the chip is configured (nerves_key.md §3.4).
-	Mode Mode
+	// Mode is how the chip is configured, as nerves_key's
+	// provisioning_info names it (docs/nerves_key.md §3.4):
+	// "unprovisioned" (the data zone is not locked), "regular" (a
+	// NervesKey with its key usable at any time), "volatile" (a 608
+	// NervesKey whose key needs the persistent latch, set with
+	// Options.ActivationKey) or "unrecognized" (locked, but not with a
+	// NervesKey configuration).
+	Mode string
 	// Layout is what the configuration zone makes the chip, whatever
 	// Options.Type says: "blank" (configuration zone unlocked),
 	// "nerves_key", "nerves_key_volatile", "trust_and_go" or "foreign".
@@ -102,7 +37,7 @@ type Info struct {
 	// ManufacturerSN is the manufacturer serial number: from the OTP zone
 	// on a NervesKey (trailing zero bytes trimmed), the upper-case hex of
 	// Serial on a Trust&Go chip. It is empty when the chip is not
-	// provisioned, or is not a NervesKey (ModeUnrecognized) and its OTP
+	// provisioned, or is not a NervesKey ("unrecognized") and its OTP
 	// has no NervesKey layout.
 	ManufacturerSN string
 	// BoardName is the board name from the OTP zone, empty when
@@ -113,14 +48,26 @@ type Info struct {
 	// padding (15 characters).
 	DefaultManufacturerSN string
 	// HasAux reports whether aux certificates are present (slot 9 is not
-	// all zeros).
+	// all zeros, as nerves_key's has_aux_certificates? decides).
 	HasAux bool
+	// MAC is a Trust&Go chip's EUI-48 MAC address as Microchip stores it
+	// in slot 5: 12 upper-case hex digits, e.g. "E8EB1B202027"; empty on
+	// a chip not opened as TrustAndGo.
+	MAC string
+	// Type and Addr are the device type and 7-bit I2C address the chip
+	// was opened with (Options.Type and Options.Addr or their defaults).
+	Type DeviceType
+	Addr uint16
+	// ConfigZone is the 128-byte configuration zone as read when the chip
+	// was opened (DS508 Table 2-5, DS608-TFLX Table 2-3), what "nerveskey
+	// config" decodes; Layout says what it makes the chip.
+	ConfigZone [128]byte
 }
 
 // Info returns the chip's identity. It works on unprovisioned chips too,
 // whose OTP zone cannot be read yet: ManufacturerSN and BoardName are then
-// empty. On a NervesKey (ModeRegular or ModeVolatile) whose OTP zone has no
-// NervesKey layout it returns an *OTPError. The result is read once and
+// empty. On a NervesKey (Mode "regular" or "volatile") whose OTP zone has no
+// NervesKey layout it returns an error wrapping ErrNotNervesKeyOTP. The result is read once and
 // cached; each call returns a fresh copy.
 func (c *Chip) Info(ctx context.Context) (*Info, error) {
 	if err := c.check(); err != nil {
@@ -151,10 +98,13 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	}
 	info := &Info{
 		Provisioned: cfg.DataLocked(),
-		Mode:        modeOf(cfg),
+		Mode:        modeOf(cfg).String(),
 		Layout:      layout.Detect(cfg).String(),
 		Revision:    cfg.Revision().String(),
 		Serial:      cfg.SerialNumber(),
+		Type:        c.typ,
+		Addr:        c.addr,
+		ConfigZone:  [128]byte(*cfg),
 	}
 	info.DefaultManufacturerSN = layout.DefaultManufacturerSN(info.Serial)
 	if !info.Provisioned {
@@ -162,13 +112,16 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 	}
 	// A chip that is not a NervesKey may refuse reads of its OTP or slot
 	// 9; that is no error, only less to report.
-	foreign := info.Mode == ModeUnrecognized
+	foreign := modeOf(cfg) == modeUnrecognized
 	// Slot 9 and the OTP zone in one wake; the reads below use the cache.
 	if err := c.prefetch(ctx, fetchList{slots: []int{layout.DeviceCertSlot[Aux]}, otp: c.typ != TrustAndGo}); err != nil && !foreign {
 		return nil, err
 	}
 	if c.typ == TrustAndGo {
 		info.ManufacturerSN = fmt.Sprintf("%X", info.Serial[:])
+		if info.MAC, err = c.mac(ctx); err != nil && !foreign {
+			return nil, err
+		}
 	} else {
 		o, err := c.otp(ctx)
 		switch {
@@ -189,7 +142,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 type otp = layout.OTP
 
 // decodeOTP decodes an OTP zone as nerves_key's OTP.from_raw does; a
-// magic other than "Nrvs" gives an *OTPError wrapping ErrNotNervesKeyOTP.
+// magic other than "Nrvs" gives an error wrapping ErrNotNervesKeyOTP.
 func decodeOTP(b [atecc.OTPSize]byte) (otp, error) {
 	return layout.ParseOTP(b)
 }
@@ -201,17 +154,6 @@ func (c *Chip) otp(ctx context.Context) (otp, error) {
 		return otp{}, err
 	}
 	return decodeOTP(b)
-}
-
-// HasAux reports whether the chip holds aux certificates: whether slot 9
-// is not all zeros, as nerves_key's has_aux_certificates? decides. An
-// unprovisioned chip has none.
-func (c *Chip) HasAux(ctx context.Context) (bool, error) {
-	ok, err := c.hasAux(ctx)
-	if err != nil {
-		return false, fmt.Errorf("nerveskey: aux certificates: %w", err)
-	}
-	return ok, nil
 }
 
 func (c *Chip) hasAux(ctx context.Context) (bool, error) {
@@ -227,20 +169,6 @@ func (c *Chip) hasAux(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return !layout.AllZero(b), nil
-}
-
-// MAC returns a Trust&Go chip's EUI-48 MAC address as Microchip stores it
-// in slot 5: 12 upper-case hex digits, e.g. "E8EB1B202027". Only Trust&Go
-// chips have one.
-func (c *Chip) MAC(ctx context.Context) (string, error) {
-	if c.typ != TrustAndGo {
-		return "", fmt.Errorf("nerveskey: mac: only Trust&Go chips have a MAC address in slot %d; this chip was opened as %v", layout.MACSlot, c.typ)
-	}
-	mac, err := c.mac(ctx)
-	if err != nil {
-		return "", fmt.Errorf("nerveskey: mac: %w", err)
-	}
-	return mac, nil
 }
 
 func (c *Chip) mac(ctx context.Context) (string, error) {
@@ -273,48 +201,55 @@ func (k certKind) String() string {
 	return "signer"
 }
 
-// DeviceCertificate rebuilds the device certificate of pair p from the
-// chip: the compressed certificate in slot 10 (9 for Aux), the signer public
-// key in slot 11 (14), the device public key (GenKey; slot 0 is never read),
-// the chip serial and the manufacturer serial number from the OTP zone,
-// which is its subject CN. On a chip opened as TrustAndGo the primary pair
-// uses Microchip's Trust&Go template, slot 11's padded key format and the
-// MAC in slot 5.
+// Certificates rebuilds the certificate pair p from the chip: the device
+// certificate and the signer certificate that issued it.
 //
-// Unlike nerves_key, its signature is always minimal DER, so Raw is the
+// The device certificate comes from the compressed certificate in slot 10
+// (9 for Aux), the signer public key in slot 11 (14), the device public
+// key (GenKey; slot 0 is never read), the chip serial and the
+// manufacturer serial number from the OTP zone, which is its subject CN.
+// The signer certificate comes from slot 12 (15) and the signer public
+// key: a NervesKey signer (issuer and subject CN=Signer, self-signed). On
+// a chip opened as TrustAndGo the primary pair uses Microchip's Trust&Go
+// templates, slot 11's padded key format and the MAC in slot 5, and its
+// signer is issued by Microchip's "Crypto Authentication Root CA 002".
+//
+// Unlike nerves_key, signatures are always minimal DER, so Raw is the
 // certificate as originally signed and verifies with crypto/x509 and
-// OpenSSL; [ElixirDER] gives the bytes nerves_key rebuilds. The signature
-// is checked under the signer public key before the certificate is
-// returned: a mismatch is a *SignatureError, bad slot data a
-// *CertificateError, an OTP zone without the NervesKey layout an
-// *OTPError. A missing aux pair is ErrNoAux, an unprovisioned chip
-// ErrNotProvisioned. A volatile-key chip computes the device public key
-// only with its persistent latch set: without Options.ActivationKey the
-// error is ErrActivationKey.
+// OpenSSL (nerves_key's rebuild differs for about 1 certificate in 256).
+// The device certificate's signature is checked under the signer public
+// key, and a NervesKey signer's self-signature too (a Trust&Go signer's is
+// left to the caller, who verifies the chain up to Microchip's root): a
+// mismatch is a *CertificateError wrapping ErrSignature, bad slot data a
+// *CertificateError wrapping ErrMalformedCertificate, an OTP zone without
+// the NervesKey layout ErrNotNervesKeyOTP. A missing aux pair is ErrNoAux,
+// an unprovisioned chip ErrNotProvisioned. A volatile-key chip computes
+// the device public key only with its persistent latch set: without
+// Options.ActivationKey the error is ErrActivationKey.
 //
 // Aux certificates always use the NervesKey templates and key format, on
 // Trust&Go chips too, where the subject CN is the MAC, as nerves_key's
 // provision_aux_certificates writes them (nerves_key itself reads them back
-// with the Trust&Go templates, which cannot match; spec/nerves_key.md §4.4).
+// with the Trust&Go templates, which cannot match; docs/nerves_key.md
+// §4.4).
 //
-// The certificate is read once and cached, and shared by all callers: it
-// must not be modified.
-func (c *Chip) DeviceCertificate(ctx context.Context, p Pair) (*x509.Certificate, error) {
-	return c.certificate(ctx, p, deviceCert)
-}
-
-// SignerCertificate rebuilds the signer certificate of pair p from slot 12
-// (15 for Aux) and the signer public key in slot 11 (14): a NervesKey
-// signer (issuer and subject CN=Signer, self-signed), or on a chip opened
-// as TrustAndGo, for the primary pair, Microchip's Trust&Go signer issued
-// by its "Crypto Authentication Root CA 002".
+// When only the device certificate fails (a volatile-key chip without its activation key, a device key that
+// does not match), signer is returned with the error.
 //
-// A NervesKey signer's self-signature is checked (*SignatureError); a
-// Trust&Go signer's is left to the caller, who verifies the chain up to
-// Microchip's root. Errors and caching are as for
-// [Chip.DeviceCertificate].
-func (c *Chip) SignerCertificate(ctx context.Context, p Pair) (*x509.Certificate, error) {
-	return c.certificate(ctx, p, signerCert)
+// The certificates are read once and cached, and shared by all callers:
+// they must not be modified.
+func (c *Chip) Certificates(ctx context.Context, p Pair) (device, signer *x509.Certificate, err error) {
+	device, err = c.certificate(ctx, p, deviceCert) // reads what both need in one wake
+	signer, serr := c.certificate(ctx, p, signerCert)
+	switch {
+	case serr != nil && err != nil:
+		return nil, nil, err
+	case serr != nil:
+		return nil, nil, serr
+	case err != nil:
+		return nil, signer, err
+	}
+	return device, signer, nil
 }
 
 func (c *Chip) certificate(ctx context.Context, p Pair, k certKind) (*x509.Certificate, error) {
@@ -422,22 +357,8 @@ func (c *Chip) readCertificate(ctx context.Context, p Pair, k certKind) (*x509.C
 	if k == deviceCert || !trustAndGo {
 		h := sha256.Sum256(crt.RawTBSCertificate)
 		if crt.SignatureAlgorithm != x509.ECDSAWithSHA256 || !ecdsa.VerifyASN1(signerPub, h[:], crt.Signature) {
-			return nil, &SignatureError{Pair: p, Cert: k.String(), Slot: layout.SignerKeySlot[p]}
+			return nil, &CertificateError{Pair: p, Cert: k.String(), Slot: layout.SignerKeySlot[p], Err: ErrSignature}
 		}
 	}
 	return crt, nil
-}
-
-// ElixirDER returns a certificate's DER the way nerves_key rebuilds it:
-// each 32-byte signature integer kept whole. It equals der except for
-// about 1 certificate in 256, whose signature integer has a leading zero
-// byte; nerves_key then produces non-minimal DER, which crypto/x509 and
-// OpenSSL reject. Use it only to match bytes recorded from an Elixir
-// device, such as a certificate fingerprint a server stored.
-func ElixirDER(der []byte) ([]byte, error) {
-	b, err := cert.ElixirDER(der)
-	if err != nil {
-		return nil, fmt.Errorf("nerveskey: elixir DER: %w", err)
-	}
-	return b, nil
 }

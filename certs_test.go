@@ -12,6 +12,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
+	"github.com/nerveskey/nerveskey/internal/layout"
 	"github.com/nerveskey/nerveskey/internal/testutil"
 	"os"
 	"os/exec"
@@ -131,10 +133,10 @@ func TestElixirChips(t *testing.T) {
 				t.Errorf("Info = %+v\nwant provisioned %v, sn %q, board %q, default sn %q, aux %v",
 					info, e.Provisioned, e.ManufacturerSN, e.BoardName, e.DefaultManufacturerSN, e.HasAux)
 			}
-			if info.Mode != nerveskey.ModeRegular {
+			if info.Mode != "regular" {
 				t.Errorf("Mode = %v, want regular", info.Mode)
 			}
-			if hasAux, err := c.HasAux(ctx); err != nil || hasAux != e.HasAux {
+			if hasAux, err := hasAux(ctx, c); err != nil || hasAux != e.HasAux {
 				t.Errorf("HasAux = %v, %v; want %v", hasAux, err, e.HasAux)
 			}
 
@@ -152,15 +154,15 @@ func TestElixirChips(t *testing.T) {
 					device, signer       []byte
 					deviceElx, signerElx []byte
 				}{nerveskey.Aux, v.Aux.DeviceCertValid, v.Aux.SignerCertOriginal, v.Aux.DeviceCertElixir, v.Aux.SignerCertElixir})
-			} else if _, err := c.DeviceCertificate(ctx, nerveskey.Aux); !errors.Is(err, nerveskey.ErrNoAux) {
+			} else if _, _, err := c.Certificates(ctx, nerveskey.Aux); !errors.Is(err, nerveskey.ErrNoAux) {
 				t.Errorf("DeviceCertificate(Aux) without aux = %v, want ErrNoAux", err)
 			}
 			for _, p := range pairs {
-				dev, err := c.DeviceCertificate(ctx, p.pair)
+				dev, _, err := c.Certificates(ctx, p.pair)
 				if err != nil {
 					t.Fatalf("DeviceCertificate(%v): %v", p.pair, err)
 				}
-				signer, err := c.SignerCertificate(ctx, p.pair)
+				signer, err := signerOf(c, ctx, p.pair)
 				if err != nil {
 					t.Fatalf("SignerCertificate(%v): %v", p.pair, err)
 				}
@@ -177,7 +179,7 @@ func TestElixirChips(t *testing.T) {
 					name      string
 					der, want []byte
 				}{{"device", dev.Raw, p.deviceElx}, {"signer", signer.Raw, p.signerElx}} {
-					got, err := nerveskey.ElixirDER(x.der)
+					got, err := cert.ElixirDER(x.der)
 					if err != nil || !bytes.Equal(got, x.want) {
 						t.Errorf("ElixirDER(%v %s) = %x, %v\nwant %x", p.pair, x.name, got, err, x.want)
 					}
@@ -233,22 +235,24 @@ func TestBlankChipInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := nerveskey.Info{
-		Mode:                  nerveskey.ModeUnprovisioned,
+		Mode:                  "unprovisioned",
 		Layout:                "blank",
 		Revision:              "ATECC608B",
 		Serial:                serial,
 		DefaultManufacturerSN: "AER245UNQOY4T3Q", // nerves_key README
+		Addr:                  0x60,
+		ConfigZone:            bus.Image().Config,
 	}
 	if *info != want {
 		t.Fatalf("Info = %+v\nwant %+v", *info, want)
 	}
-	if _, err := c.DeviceCertificate(t.Context(), nerveskey.Primary); !errors.Is(err, nerveskey.ErrNotProvisioned) {
+	if _, _, err := c.Certificates(t.Context(), nerveskey.Primary); !errors.Is(err, nerveskey.ErrNotProvisioned) {
 		t.Errorf("DeviceCertificate on a blank chip = %v, want ErrNotProvisioned", err)
 	}
-	if _, err := c.SignerCertificate(t.Context(), nerveskey.Primary); !errors.Is(err, nerveskey.ErrNotProvisioned) {
+	if _, _, err := c.Certificates(t.Context(), nerveskey.Primary); !errors.Is(err, nerveskey.ErrNotProvisioned) {
 		t.Errorf("SignerCertificate on a blank chip = %v, want ErrNotProvisioned", err)
 	}
-	if aux, err := c.HasAux(t.Context()); aux || err != nil {
+	if aux, err := hasAux(t.Context(), c); aux || err != nil {
 		t.Errorf("HasAux on a blank chip = %v, %v", aux, err)
 	}
 }
@@ -281,7 +285,7 @@ func TestCorruptChips(t *testing.T) {
 			read:    func(c *nerveskey.Chip) error { _, err := c.Info(t.Context()); return err },
 			wantErr: nerveskey.ErrNotNervesKeyOTP,
 			check: func(t *testing.T, err error) {
-				if e, ok := errors.AsType[*nerveskey.OTPError](err); !ok || e.Field != "magic" {
+				if e, ok := errors.AsType[*layout.OTPError](err); !ok || e.Field != "magic" {
 					t.Errorf("err = %#v, want an *OTPError for the magic", err)
 				}
 			},
@@ -296,21 +300,21 @@ func TestCorruptChips(t *testing.T) {
 			name:    "device certificate with the signer template",
 			damage:  func(img *nerveskeytest.Image) { img.Slots[10][69] = 0x10 },
 			read:    deviceCert(nerveskey.Primary),
-			wantErr: nerveskey.ErrTemplateMismatch,
+			wantErr: nerveskey.ErrMalformedCertificate,
 			check:   certErrorAt(nerveskey.Primary, "device", 10),
 		},
 		{
 			name:    "signer certificate with a wrong chain id",
 			damage:  func(img *nerveskeytest.Image) { img.Slots[12][69] = 0x11 },
 			read:    signerCert(nerveskey.Primary),
-			wantErr: nerveskey.ErrTemplateMismatch,
+			wantErr: nerveskey.ErrMalformedCertificate,
 			check:   certErrorAt(nerveskey.Primary, "signer", 12),
 		},
 		{
 			name:    "device certificate with a wrong signer id",
 			damage:  func(img *nerveskeytest.Image) { img.Slots[10][67] = 0x12 },
 			read:    deviceCert(nerveskey.Primary),
-			wantErr: nerveskey.ErrTemplateMismatch,
+			wantErr: nerveskey.ErrMalformedCertificate,
 		},
 		{
 			name:    "empty device slot",
@@ -398,14 +402,14 @@ func TestCorruptChips(t *testing.T) {
 
 func deviceCert(p nerveskey.Pair) func(c *nerveskey.Chip) error {
 	return func(c *nerveskey.Chip) error {
-		_, err := c.DeviceCertificate(context.Background(), p)
+		_, _, err := c.Certificates(context.Background(), p)
 		return err
 	}
 }
 
 func signerCert(p nerveskey.Pair) func(c *nerveskey.Chip) error {
 	return func(c *nerveskey.Chip) error {
-		_, err := c.SignerCertificate(context.Background(), p)
+		_, err := signerOf(c, context.Background(), p)
 		return err
 	}
 }
@@ -423,7 +427,7 @@ func certErrorAt(p nerveskey.Pair, which string, slot int) func(t *testing.T, er
 func sigErrorFor(p nerveskey.Pair, which string) func(t *testing.T, err error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
-		e, ok := errors.AsType[*nerveskey.SignatureError](err)
+		e, ok := errors.AsType[*nerveskey.CertificateError](err)
 		if !ok || e.Pair != p || e.Cert != which {
 			t.Errorf("err = %v, want a *SignatureError for the %v %s certificate", err, p, which)
 		}
@@ -439,11 +443,11 @@ func TestCertificatesCached(t *testing.T) {
 	ctx := t.Context()
 	read := func() (*x509.Certificate, *x509.Certificate, *nerveskey.Info) {
 		t.Helper()
-		d, err := c.DeviceCertificate(ctx, nerveskey.Primary)
+		d, _, err := c.Certificates(ctx, nerveskey.Primary)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := c.SignerCertificate(ctx, nerveskey.Primary)
+		s, err := signerOf(c, ctx, nerveskey.Primary)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,7 +481,7 @@ func TestConcurrentCertificates(t *testing.T) {
 	ders := make([][]byte, 32)
 	for i := range ders {
 		wg.Go(func() {
-			d, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+			d, _, err := c.Certificates(t.Context(), nerveskey.Primary)
 			if err != nil {
 				t.Errorf("goroutine %d: %v", i, err)
 				return
@@ -530,11 +534,11 @@ func TestCertificatesOneWake(t *testing.T) {
 			}
 			want = append(want, "read otp block 0", "read otp block 1", "genkey public slot 0")
 			step("DeviceCertificate", 1, want, func() error {
-				_, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+				_, _, err := c.Certificates(t.Context(), nerveskey.Primary)
 				return err
 			})
 			step("SignerCertificate", 0, nil, func() error {
-				_, err := c.SignerCertificate(t.Context(), nerveskey.Primary)
+				_, _, err := c.Certificates(t.Context(), nerveskey.Primary)
 				return err
 			})
 			var k *nerveskey.Key
@@ -560,10 +564,10 @@ func TestCertificatesOneWake(t *testing.T) {
 // and warm from the cache, which must cost no bus transaction.
 func BenchmarkCertificates(b *testing.B) {
 	read := func(b *testing.B, c *nerveskey.Chip) {
-		if _, err := c.DeviceCertificate(b.Context(), nerveskey.Primary); err != nil {
+		if _, _, err := c.Certificates(b.Context(), nerveskey.Primary); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.SignerCertificate(b.Context(), nerveskey.Primary); err != nil {
+		if _, _, err := c.Certificates(b.Context(), nerveskey.Primary); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -612,12 +616,12 @@ func TestInfoModes(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		damage   func(img *nerveskeytest.Image)
-		wantMode nerveskey.Mode
+		wantMode string
 		wantErr  error
 	}{
-		{"foreign", func(img *nerveskeytest.Image) { img.Config[20] = 0x83; img.OTP = [64]byte{1} }, nerveskey.ModeUnrecognized, nil},
-		{"volatile", func(img *nerveskeytest.Image) { img.Config[97] = 0x10 }, nerveskey.ModeVolatile, nil},
-		{"regular with a foreign OTP", func(img *nerveskeytest.Image) { img.OTP = [64]byte{1} }, nerveskey.ModeRegular, nerveskey.ErrNotNervesKeyOTP},
+		{"foreign", func(img *nerveskeytest.Image) { img.Config[20] = 0x83; img.OTP = [64]byte{1} }, "unrecognized", nil},
+		{"volatile", func(img *nerveskeytest.Image) { img.Config[97] = 0x10 }, "volatile", nil},
+		{"regular with a foreign OTP", func(img *nerveskeytest.Image) { img.OTP = [64]byte{1} }, "regular", nerveskey.ErrNotNervesKeyOTP},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			img := provisionedImage(t, nerveskeytest.ATECC608A)
@@ -636,7 +640,7 @@ func TestInfoModes(t *testing.T) {
 			if info.Mode != tt.wantMode || !info.Provisioned {
 				t.Errorf("Info = %+v, want mode %v", info, tt.wantMode)
 			}
-			if tt.wantMode == nerveskey.ModeUnrecognized && (info.ManufacturerSN != "" || info.BoardName != "") {
+			if tt.wantMode == "unrecognized" && (info.ManufacturerSN != "" || info.BoardName != "") {
 				t.Errorf("foreign chip: Info = %+v, want no OTP identity", info)
 			}
 		})
@@ -651,13 +655,13 @@ func TestVolatileNeedsActivationKey(t *testing.T) {
 	img.Config[97] = 0x10 // slot 0 PersistentDisable
 	img.Config[69] = 0x81 // persistent latch enabled, set by slot 1
 	c := openChip(t, imageChip(t, img, nil), nil)
-	_, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+	_, _, err := c.Certificates(t.Context(), nerveskey.Primary)
 	if !errors.Is(err, nerveskey.ErrActivationKey) {
 		t.Fatalf("err = %v, want ErrActivationKey", err)
 	}
-	// The signer certificate needs no key.
-	if _, err := c.SignerCertificate(t.Context(), nerveskey.Primary); err != nil {
-		t.Fatal(err)
+	// The signer certificate needs no key: it comes with the error.
+	if _, signer, err := c.Certificates(t.Context(), nerveskey.Primary); signer == nil || signer.Subject.CommonName != "Signer" {
+		t.Fatalf("signer = %v with %v, want the signer certificate", signer, err)
 	}
 }
 

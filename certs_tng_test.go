@@ -67,10 +67,10 @@ func TestTrustAndGoFixture(t *testing.T) {
 	img := tngImage(t, testutil.NewP256(t), testutil.Unhex(t, tngSlot10), testutil.Unhex(t, tngSlot11), testutil.Unhex(t, tngSlot12))
 	c, bus := tngChip(t, img)
 	ctx := t.Context()
-	if c.Addr() != 0x35 {
-		t.Fatalf("Addr = %#x", c.Addr())
+	if addrOf(t.Context(), c) != 0x35 {
+		t.Fatalf("Addr = %#x", addrOf(t.Context(), c))
 	}
-	signer, err := c.SignerCertificate(ctx, nerveskey.Primary)
+	signer, err := signerOf(c, ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,11 +97,11 @@ func TestTrustAndGoFixture(t *testing.T) {
 		t.Errorf("signer compresses to %x, want the fixture slot 12", m)
 	}
 
-	_, err = c.DeviceCertificate(ctx, nerveskey.Primary)
-	if e, ok := errors.AsType[*nerveskey.SignatureError](err); !ok || e.Cert != "device" || e.Slot != 11 {
+	_, _, err = c.Certificates(ctx, nerveskey.Primary)
+	if e, ok := errors.AsType[*nerveskey.CertificateError](err); !ok || e.Cert != "device" || e.Slot != 11 {
 		t.Errorf("device certificate with a foreign device key: err = %v, want a *SignatureError", err)
 	}
-	mac, err := c.MAC(ctx)
+	mac, err := macOf(ctx, c)
 	if err != nil || mac != tngMAC {
 		t.Errorf("MAC = %q, %v; want %q", mac, err, tngMAC)
 	}
@@ -175,11 +175,11 @@ func TestTrustAndGoChip(t *testing.T) {
 
 	c, bus := tngChip(t, tngImage(t, devKey, slot10, slot11, slot12))
 	ctx := t.Context()
-	dev, err := c.DeviceCertificate(ctx, nerveskey.Primary)
+	dev, _, err := c.Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := c.SignerCertificate(ctx, nerveskey.Primary)
+	signer, err := signerOf(c, ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestTrustAndGoChip(t *testing.T) {
 	// The same image opened as a NervesKey applies the NervesKey
 	// templates, which cannot match.
 	nk := openChip(t, bus, &nerveskey.Options{Addr: 0x35})
-	if _, err := nk.SignerCertificate(ctx, nerveskey.Primary); err == nil {
+	if _, _, err := nk.Certificates(ctx, nerveskey.Primary); err == nil {
 		t.Error("Trust&Go signer read with the NervesKey template: no error")
 	}
 }
@@ -257,11 +257,11 @@ func TestTrustAndGoAux(t *testing.T) {
 
 	c, _ := tngChip(t, img)
 	ctx := t.Context()
-	dev, err := c.DeviceCertificate(ctx, nerveskey.Aux)
+	dev, _, err := c.Certificates(ctx, nerveskey.Aux)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := c.SignerCertificate(ctx, nerveskey.Aux)
+	signer, err := signerOf(c, ctx, nerveskey.Aux)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,14 +272,14 @@ func TestTrustAndGoAux(t *testing.T) {
 		t.Errorf("aux device CN = %q, want the MAC %q", dev.Subject.CommonName, tngMAC)
 	}
 	verifyChain(t, dev, signer)
-	if aux, err := c.HasAux(ctx); !aux || err != nil {
+	if aux, err := hasAux(ctx, c); !aux || err != nil {
 		t.Errorf("HasAux = %v, %v", aux, err)
 	}
 }
 
 func TestMACOnNervesKey(t *testing.T) {
 	c := openChip(t, nerveskeytest.NewProvisionedChip(t, nil), nil)
-	if _, err := c.MAC(t.Context()); err == nil {
+	if _, err := macOf(t.Context(), c); err == nil {
 		t.Fatal("MAC on a NervesKey: no error")
 	}
 }

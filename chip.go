@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
-	"periph.io/x/host/v3"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
@@ -66,56 +64,54 @@ func (p Pair) String() string {
 	return fmt.Sprintf("Pair(%d)", int(p))
 }
 
-// A Mode is how a chip is configured (nerves_key.md §3.4).
-type Mode int
+// A mode is how a chip is configured (docs/nerves_key.md §3.4); Info.Mode
+// holds its name.
+type mode int
 
 const (
-	// ModeUnprovisioned: the data zone is not locked.
-	ModeUnprovisioned Mode = iota
-	// ModeRegular: a NervesKey with its key usable at any time.
-	ModeRegular
-	// ModeVolatile: a 608 NervesKey whose key needs the persistent latch,
-	// set with the activation key.
-	ModeVolatile
-	// ModeUnrecognized: locked, but not with a NervesKey configuration.
-	ModeUnrecognized
+	modeUnprovisioned mode = iota // the data zone is not locked
+	modeRegular                   // a NervesKey with its key usable at any time
+	modeVolatile                  // a 608 NervesKey whose key needs the persistent latch
+	modeUnrecognized              // locked, but not with a NervesKey configuration
 )
 
 // String returns "unprovisioned", "regular", "volatile" or "unrecognized".
-func (m Mode) String() string {
-	switch m {
-	case ModeUnprovisioned:
-		return "unprovisioned"
-	case ModeRegular:
-		return "regular"
-	case ModeVolatile:
-		return "volatile"
-	case ModeUnrecognized:
-		return "unrecognized"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
+func (m mode) String() string {
+	return [...]string{"unprovisioned", "regular", "volatile", "unrecognized"}[m]
 }
 
 // modeOf classifies a configuration zone as nerves_key's
 // Config.provisioning_info does, from the one detection of what a chip is
 // (internal/layout), which Info and Key both use.
-func modeOf(c *atecc.Config) Mode {
+func modeOf(c *atecc.Config) mode {
 	if !c.DataLocked() {
-		return ModeUnprovisioned
+		return modeUnprovisioned
 	}
 	switch layout.Detect(c) {
 	case layout.NervesKeyVolatile:
-		return ModeVolatile
+		return modeVolatile
 	case layout.NervesKey:
-		return ModeRegular
+		return modeRegular
 	}
-	return ModeUnrecognized
+	return modeUnrecognized
 }
 
 // A Trace holds optional hooks called while the bus is held, in the style
-// of net/http/httptrace: Wake after each wake sequence, Command after each
-// chip command, Retry before a whole command sequence is run again.
-type Trace = ni2c.Trace
+// of net/http/httptrace. A nil field is not called. The hooks run
+// synchronously on the goroutine that holds the bus: they must not call
+// the Chip or Key, and should return quickly.
+type Trace struct {
+	// Wake is called after each wake attempt sequence with the number of
+	// attempts used and the resulting error (nil on success).
+	Wake func(attempts int, err error)
+	// Command is called after each command with its name, the time from
+	// sending it to having its answer, and the error, if any.
+	Command func(op string, elapsed time.Duration, err error)
+	// Retry is called before a whole command sequence is run again, with
+	// the attempt number that failed (1 for the first), its error and the
+	// back-off.
+	Retry func(attempt int, err error, backoff time.Duration)
+}
 
 // Options configures OpenChip, Open and OpenBus. A nil *Options, or a zero
 // field, selects the default.
@@ -237,7 +233,7 @@ func OpenChip(ctx context.Context, bus i2c.Bus, opts *Options) (*Chip, error) {
 	if opts != nil {
 		o.RetryBudget = opts.RetryBudget
 		o.BusSpeed = opts.BusSpeed
-		o.Trace = opts.Trace
+		o.Trace = (*ni2c.Trace)(opts.Trace)
 	}
 	o.Addr = opts.addr()
 	o.LockPath = opts.lockPath(bus)
@@ -251,31 +247,6 @@ func OpenChip(ctx context.Context, bus i2c.Bus, opts *Options) (*Chip, error) {
 	if _, err := c.config(ctx); err != nil {
 		return nil, fmt.Errorf("nerveskey: open %s at 0x%02x: %w", bus, o.Addr, err)
 	}
-	return c, nil
-}
-
-// OpenBus opens the I2C bus by name through periph (for example
-// "/dev/i2c-1", "1", or "" for the first bus) and then the chip on it, as
-// [OpenChip] does. Close also closes the bus.
-func OpenBus(ctx context.Context, name string, opts *Options) (*Chip, error) {
-	if _, err := host.Init(); err != nil {
-		return nil, fmt.Errorf("nerveskey: init periph host drivers: %w", err)
-	}
-	if len(i2creg.All()) == 0 {
-		// Checked first: periph's own error for this case blames a
-		// missing host.Init call, which OpenBus made.
-		return nil, fmt.Errorf("nerveskey: open I2C bus %q: this machine has no I2C bus (check ls /dev/i2c-* and that the i2c-dev kernel module is loaded)", name)
-	}
-	bus, err := i2creg.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("nerveskey: open I2C bus %q: %w (check that the bus exists, e.g. ls /dev/i2c-*, and that you may open it)", name, err)
-	}
-	c, err := OpenChip(ctx, bus, opts)
-	if err != nil {
-		bus.Close()
-		return nil, err
-	}
-	c.bus = bus
 	return c, nil
 }
 
@@ -301,12 +272,6 @@ func (c *Chip) Close() error {
 	}
 	return nil
 }
-
-// Type returns the device type the Chip was opened with.
-func (c *Chip) Type() DeviceType { return c.typ }
-
-// Addr returns the chip's 7-bit I2C address.
-func (c *Chip) Addr() uint16 { return c.addr }
 
 // check returns ErrClosed after Close.
 func (c *Chip) check() error {

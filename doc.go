@@ -4,13 +4,15 @@
 // the chip's slot 0 and never leaves it.
 //
 // [Open] (or [OpenChip] then [Chip.Key]) wakes the chip on a periph I2C bus
-// and returns the [Key]; [OpenBus] opens the bus by name on Linux.
+// and returns the [Key]; [OpenBus] goes from a bus name to the Key,
+// initializing periph's host drivers. [Key.Chip] returns the [Chip].
 // [Key.Sign] is the crypto.Signer; [Key.TLSConfig] and [Key.TLSCertificate]
 // give mutual TLS, [Key.MQTTClientOptions] paho MQTT, [Key.JWT] and
-// [SigningMethodES256] ES256 JWTs. [Chip.Info], [Chip.DeviceCertificate]
-// and [Chip.SignerCertificate] read the chip's identity and rebuild its
+// [SigningMethodES256] ES256 JWTs. [Chip.Info] and [Chip.Certificates]
+// read the chip's identity and rebuild its
 // compressed certificates; [Chip.Settings] and [Chip.PutSettings] keep a
-// small map in spare slots. In the factory, [Chip.Provision] turns a blank
+// small map in spare slots, as Erlang terms (package
+// [github.com/nerveskey/nerveskey/etf]). In the factory, [Chip.Provision] turns a blank
 // chip into a NervesKey with a signer from [LoadSigner] or [NewSigner] (or
 // any crypto.Signer, such as an HSM).
 //

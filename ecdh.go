@@ -39,7 +39,7 @@ func (k *Key) ecdh(ctx context.Context, remote *ecdh.PublicKey) ([]byte, error) 
 	if remote == nil || remote.Curve() != ecdh.P256() {
 		return nil, errors.New("remote key is not a P-256 key")
 	}
-	cfg, err := k.config(ctx)
+	cfg, err := k.chip.config(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (k *Key) ecdh(ctx context.Context, remote *ecdh.PublicKey) ([]byte, error) 
 
 func (k *Key) ecdhOnce(ctx context.Context, peer [64]byte) ([32]byte, error) {
 	var secret [32]byte
-	err := k.dev.Do(ctx, func(s *atecc.Session) error {
+	err := k.chip.dev.Do(ctx, func(s *atecc.Session) error {
 		var err error
 		secret, err = s.ECDH(ctx, layout.KeySlot, peer)
 		return err

@@ -55,8 +55,7 @@ func TestErrorText(t *testing.T) {
 		return func(err error) bool { return errors.Is(err, target) }
 	}
 	tooLarge := func(err error) bool {
-		_, ok := errors.AsType[*nerveskey.SettingsTooLargeError](err)
-		return ok
+		return errors.Is(err, nerveskey.ErrSettingsTooLarge)
 	}
 	none := func(error) bool { return true } // no sentinel for this condition
 
@@ -91,16 +90,16 @@ func TestErrorText(t *testing.T) {
 			_, err := closedChip.Info(ctx)
 			return err
 		}},
-		{"closed HasAux", "aux certificates", is(nerveskey.ErrClosed), func() error {
-			_, err := closedChip.HasAux(ctx)
+		{"closed Info", "info", is(nerveskey.ErrClosed), func() error {
+			_, err := hasAux(ctx, closedChip)
 			return err
 		}},
-		{"closed DeviceCertificate", "read primary device certificate", is(nerveskey.ErrClosed), func() error {
-			_, err := closedChip.DeviceCertificate(ctx, nerveskey.Primary)
+		{"closed Certificates", "read primary device certificate", is(nerveskey.ErrClosed), func() error {
+			_, _, err := closedChip.Certificates(ctx, nerveskey.Primary)
 			return err
 		}},
-		{"closed SignerCertificate", "read aux signer certificate", is(nerveskey.ErrClosed), func() error {
-			_, err := closedChip.SignerCertificate(ctx, nerveskey.Aux)
+		{"closed Certificates aux", "read aux device certificate", is(nerveskey.ErrClosed), func() error {
+			_, _, err := closedChip.Certificates(ctx, nerveskey.Aux)
 			return err
 		}},
 		{"closed PublicKey", "public key", is(nerveskey.ErrClosed), func() error {
@@ -150,8 +149,8 @@ func TestErrorText(t *testing.T) {
 		{"blank PutRawSettings", "put raw settings", is(nerveskey.ErrNotProvisioned), func() error {
 			return blank.PutRawSettings(ctx, []byte{131, 116, 0, 0, 0, 0})
 		}},
-		{"blank DeviceCertificate", "read primary device certificate", is(nerveskey.ErrNotProvisioned), func() error {
-			_, err := blank.DeviceCertificate(ctx, nerveskey.Primary)
+		{"blank Certificates", "read primary device certificate", is(nerveskey.ErrNotProvisioned), func() error {
+			_, _, err := blank.Certificates(ctx, nerveskey.Primary)
 			return err
 		}},
 		{"blank ClearAux", "clear aux", is(nerveskey.ErrNotProvisioned), func() error {
@@ -179,21 +178,17 @@ func TestErrorText(t *testing.T) {
 			return err
 		}},
 		{"PutRawSettings too large", "put raw settings", tooLarge, func() error {
-			return prov.PutRawSettings(ctx, make([]byte, prov.MaxSettingsSize()+1))
+			return prov.PutRawSettings(ctx, make([]byte, 525))
 		}},
 		{"PutSettings too large", "put settings", tooLarge, func() error {
 			return prov.PutSettings(ctx, map[string]any{"big": strings.Repeat("x", 600)})
 		}},
 		{"no aux certificate", "read aux device certificate", is(nerveskey.ErrNoAux), func() error {
-			_, err := prov.DeviceCertificate(ctx, nerveskey.Aux)
+			_, _, err := prov.Certificates(ctx, nerveskey.Aux)
 			return err
 		}},
 		{"no settings", "settings", is(nerveskey.ErrNoSettings), func() error {
 			_, err := prov.Settings(ctx)
-			return err
-		}},
-		{"MAC of a NervesKey", "mac", none, func() error {
-			_, err := prov.MAC(ctx)
 			return err
 		}},
 		{"JWT without audience", "JWT", none, func() error {
@@ -225,7 +220,7 @@ func TestErrorText(t *testing.T) {
 				return err
 			}
 			defer c.Close()
-			_, err = c.DeviceCertificate(ctx, nerveskey.Primary)
+			_, _, err = c.Certificates(ctx, nerveskey.Primary)
 			return err
 		}},
 
@@ -243,16 +238,8 @@ func TestErrorText(t *testing.T) {
 		}},
 
 		// Functions without a chip.
-		{"ParseCertificatePEM", "parse certificate PEM", none, func() error {
-			_, err := nerveskey.ParseCertificatePEM([]byte("no PEM here"))
-			return err
-		}},
 		{"LoadSigner", "load signer", none, func() error {
 			_, _, err := nerveskey.LoadSigner([]byte("x"), []byte("y"))
-			return err
-		}},
-		{"ElixirDER", "elixir DER", none, func() error {
-			_, err := nerveskey.ElixirDER([]byte{0x30})
 			return err
 		}},
 	}

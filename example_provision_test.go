@@ -36,7 +36,7 @@ func ExampleChip_Provision() {
 		Now: func() time.Time { return now },
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Done {
-				fmt.Printf("step %d/%d: %v\n", e.Step, nerveskey.NumSteps, e.Step)
+				fmt.Printf("step %d/%d: %s\n", e.Step, e.Steps, e.Name)
 			}
 		},
 	})

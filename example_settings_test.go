@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nerveskey/nerveskey/etf"
 	"log"
 
 	"github.com/nerveskey/nerveskey"
@@ -43,16 +44,16 @@ func ExampleChip_PutSettings() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	org, _ := settings["nerves_hub"].(nerveskey.Map).Get("org") // nested maps keep their order
+	org, _ := settings["nerves_hub"].(etf.Map).Get("org") // nested maps keep their order
 	fmt.Println("now:", org, settings["revision"], settings["wifi_ssid"])
 
 	// 600 bytes do not fit in the 524-byte area: nothing is written.
 	err = chip.PutSettings(ctx, map[string]any{"blob": make([]byte, 600)})
-	if tooBig, ok := errors.AsType[*nerveskey.SettingsTooLargeError](err); ok {
-		fmt.Println("too large:", tooBig.Size, ">", tooBig.Max)
+	if errors.Is(err, nerveskey.ErrSettingsTooLarge) {
+		fmt.Println(err)
 	}
 	// Output:
 	// Elixir wrote: factory-net 1.25 true
 	// now: acme 3 factory-net
-	// too large: 620 > 524
+	// nerveskey: put settings: settings too large: 620 bytes, max 524
 }

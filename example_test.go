@@ -38,7 +38,7 @@ func ExampleChip_Info() {
 	fmt.Println("serial number:", info.ManufacturerSN)
 	fmt.Println("board:", info.BoardName)
 
-	dev, err := chip.DeviceCertificate(ctx, nerveskey.Primary)
+	dev, _, err := chip.Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -30,10 +30,11 @@ func provisionedKey(ctx context.Context) (*nerveskey.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.DefaultInfo(ctx)
+	in, err := c.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: in.DefaultManufacturerSN, BoardName: "NervesKey"}
 	if _, err := c.Provision(ctx, info, signerCert, signerKey, nil); err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func ExampleKey_TLSConfig() {
 		log.Fatal(err)
 	}
 	defer key.Close()
-	signer, err := key.SignerCertificate(ctx, nerveskey.Primary)
+	_, signer, err := key.Chip().Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		log.Fatal(err)
 	}

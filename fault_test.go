@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/atecc"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -52,7 +53,7 @@ func errClass(err error) string {
 		err  error
 	}{
 		{"ErrTimeout", nerveskey.ErrTimeout},
-		{"ErrFrame", nerveskey.ErrFrame},
+		{"ErrFrame", atecc.ErrFrame},
 		{"ErrWake", nerveskey.ErrWake},
 		{"ErrInconsistent", nerveskey.ErrInconsistent},
 	} {

@@ -8,17 +8,6 @@ import (
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
-// ConfigZone returns the chip's 128-byte configuration zone as read when
-// the chip was opened (DS508 Table 2-5, DS608-TFLX Table 2-3). It is what
-// "nerveskey config" decodes; Info.Layout says what it makes the chip.
-func (c *Chip) ConfigZone(ctx context.Context) ([128]byte, error) {
-	cfg, err := c.config(ctx)
-	if err != nil {
-		return [128]byte{}, fmt.Errorf("nerveskey: config zone: %w", err)
-	}
-	return [128]byte(*cfg), nil
-}
-
 // ForeignKey returns the slot 0 key of a chip configured by others (a
 // Trust&Go part, a board vendor's layout) as a Key, for callers that
 // supply their own certificates (see [CertificateRequest]). On a NervesKey
@@ -51,7 +40,7 @@ func (c *Chip) ForeignKey(ctx context.Context) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nerveskey: foreign key: %w", err)
 	}
-	return &Key{Chip: c, pub: pub}, nil
+	return &Key{chip: c, pub: pub}, nil
 }
 
 // externalSignPermitted returns a *ConfigError unless slot holds a P-256

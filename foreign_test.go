@@ -23,7 +23,7 @@ func TestLayoutAgrees(t *testing.T) {
 		bus        func(t *testing.T) *nerveskeytest.Chip
 		opts       *nerveskey.Options
 		layout     string
-		mode       nerveskey.Mode
+		mode       string
 		keyErr     error // from Key
 		foreignErr error // from ForeignKey
 	}{
@@ -31,14 +31,14 @@ func TestLayoutAgrees(t *testing.T) {
 			s, _ := newBlankChip(t, nerveskeytest.ATECC608A, nil)
 			return s
 		},
-			nil, "blank", nerveskey.ModeUnprovisioned, nerveskey.ErrNotProvisioned, nerveskey.ErrNotProvisioned},
+			nil, "blank", "unprovisioned", nerveskey.ErrNotProvisioned, nerveskey.ErrNotProvisioned},
 		{"nerves_key", func(t *testing.T) *nerveskeytest.Chip {
 			return nerveskeytest.NewProvisionedChip(t, nil)
-		}, nil, "nerves_key", nerveskey.ModeRegular, nil, nil},
+		}, nil, "nerves_key", "regular", nil, nil},
 		{"trust_and_go", func(t *testing.T) *nerveskeytest.Chip { return nerveskeytest.NewTrustAndGoChip(t, nil) },
-			&nerveskey.Options{Addr: 0x35}, "trust_and_go", nerveskey.ModeUnrecognized, nerveskey.ErrNotNervesKey, nil},
+			&nerveskey.Options{Addr: 0x35}, "trust_and_go", "unrecognized", nerveskey.ErrNotNervesKey, nil},
 		{"foreign", func(t *testing.T) *nerveskeytest.Chip { return imageChip(t, foreign, nil) },
-			nil, "foreign", nerveskey.ModeUnrecognized, nerveskey.ErrNotNervesKey, nil},
+			nil, "foreign", "unrecognized", nerveskey.ErrNotNervesKey, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			bus := tt.bus(t)

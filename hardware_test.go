@@ -125,11 +125,11 @@ func TestCertificatesVerify(t *testing.T) {
 	if !info.Provisioned || info.ManufacturerSN == "" || !strings.HasPrefix(info.Revision, "ATECC") {
 		t.Errorf("Info = %+v", info)
 	}
-	dev, err := c.DeviceCertificate(ctx, nerveskey.Primary)
+	dev, _, err := c.Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := c.SignerCertificate(ctx, nerveskey.Primary)
+	signer, err := signerOf(c, ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}

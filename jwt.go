@@ -100,13 +100,6 @@ const defaultJWTLifetime = time.Hour
 // defaultJWTMaxLifetime is JWTOptions.MaxLifetime's default.
 const defaultJWTMaxLifetime = 24 * time.Hour
 
-// ErrClockNotSet reports a clock before 2025, as a device whose real-time
-// clock was never set shows (1970, or the firmware's build date): a token
-// or certificate made with it would be refused, or valid for the wrong
-// time. Set the clock (NTP, nerves_time) first. Key.JWT returns it, and
-// Provision's clock *InputError wraps it.
-var ErrClockNotSet = errors.New("clock not set (before 2025)")
-
 // JWTOptions configures [Key.JWT]. A nil *JWTOptions, or a zero field,
 // selects the default.
 type JWTOptions struct {

@@ -34,10 +34,10 @@ func (k *Key) DeterministicMAC(ctx context.Context, in [32]byte) ([32]byte, erro
 }
 
 func (k *Key) deterministicMAC(ctx context.Context, in [32]byte) ([32]byte, error) {
-	if err := k.check(); err != nil {
+	if err := k.chip.check(); err != nil {
 		return [32]byte{}, err
 	}
-	cfg, err := k.config(ctx)
+	cfg, err := k.chip.config(ctx)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -48,11 +48,11 @@ func (k *Key) deterministicMAC(ctx context.Context, in [32]byte) ([32]byte, erro
 	case !sc.IsSecret() || sc.NoMac():
 		return [32]byte{}, &ConfigError{Op: "mac", Reason: fmt.Sprintf("slot 2 SlotConfig 0x%04x is not a secret key usable by MAC (IsSecret, NoMac)", uint16(sc))}
 	}
-	mac, err := k.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
+	mac, err := k.chip.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
 	if err != nil && errors.Is(err, ErrExecution) {
 		// The persistent latch is lost on power loss: set it again.
 		if lerr := k.unlatch(ctx); lerr == nil {
-			mac, err = k.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
+			mac, err = k.chip.dev.MACTempKey(ctx, layout.EncryptionSlot, in)
 		}
 	}
 	return mac, err

@@ -67,7 +67,7 @@ func TestDeterministicMAC(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer k.Close()
-			in, err := k.Info(t.Context())
+			in, err := k.Chip().Info(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,11 +32,6 @@ type MQTTOptions struct {
 	AllowPlaintext bool
 }
 
-// ErrPlaintextBroker reports a broker URL whose scheme is not one of ssl,
-// tls, mqtts or wss, given without MQTTOptions.AllowPlaintext or
-// MQTTJWTOptions.AllowPlaintext.
-var ErrPlaintextBroker = errors.New("broker URL does not use TLS (scheme ssl, tls, mqtts or wss)")
-
 // checkBroker refuses a broker URL without TLS unless allowed.
 func checkBroker(broker string, allow bool) error {
 	u, err := url.Parse(broker)
@@ -77,7 +72,7 @@ func (k *Key) MQTTClientOptions(ctx context.Context, opts *MQTTOptions) (*mqtt.C
 		if opts.TLS != nil {
 			pair = opts.TLS.Pair
 		}
-		dev, err := k.DeviceCertificate(ctx, pair) // cached by TLSConfig
+		dev, err := k.chip.certificate(ctx, pair, deviceCert) // cached by TLSConfig
 		if err != nil {
 			return nil, err
 		}

@@ -14,42 +14,19 @@ import (
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
-// Input limits of provisioning (spec/nerves_key.md §5.1).
-const (
-	// MaxManufacturerSNLen is the longest manufacturer serial number, in
-	// bytes, that provisioning writes to the OTP zone (nerves_key's limit;
-	// longer ones raise there).
-	MaxManufacturerSNLen = layout.MaxManufacturerSNLen
-	// MaxBoardNameLen is the longest board name, in bytes, the OTP holds.
-	MaxBoardNameLen = layout.MaxBoardNameLen
-)
-
 // ProvisioningInfo is the identity Provision writes to the OTP zone; the
 // manufacturer serial number is also the device certificate's subject CN.
 type ProvisioningInfo struct {
-	// ManufacturerSN is 1 to MaxManufacturerSNLen bytes of UTF-8, without
+	// ManufacturerSN is 1 to 32 bytes of UTF-8 (nerves_key's limit), without
 	// '/' or control characters.
 	ManufacturerSN string
-	// BoardName is at most MaxBoardNameLen bytes (may be empty).
+	// BoardName is at most 10 bytes (may be empty); nerves_key would
+	// truncate a longer one, Provision refuses it.
 	BoardName string
 }
 
-// DefaultInfo returns nerves_key's default provisioning info for the chip
-// (default_info/1): the Base32 form of the 9-byte chip serial number
-// (RFC 4648, no padding, 15 characters) and the board name "NervesKey".
-func (c *Chip) DefaultInfo(ctx context.Context) (ProvisioningInfo, error) {
-	cfg, err := c.config(ctx)
-	if err != nil {
-		return ProvisioningInfo{}, fmt.Errorf("nerveskey: default info: %w", err)
-	}
-	return ProvisioningInfo{
-		ManufacturerSN: layout.DefaultManufacturerSN(cfg.SerialNumber()),
-		BoardName:      layout.DefaultBoardName,
-	}, nil
-}
-
 // VolatileKeys are the two 16-byte AES keys of volatile-key provisioning
-// (nerves_key's volatile_provision, spec/nerves_key.md §4.3).
+// (nerves_key's volatile_provision, docs/nerves_key.md §4.3).
 type VolatileKeys struct {
 	// Activation goes to slot 1; proving it with CheckMac sets the
 	// persistent latch that enables the device key (Options.ActivationKey).
@@ -126,10 +103,10 @@ type ProvisionPlan struct {
 	// interrupted run and that it will be reused (ProvisionOptions.NewKey
 	// not set); the device certificate is signed for it.
 	ReuseKey bool
-	// Steps are the steps that will run after StepValidate, in order;
-	// Skipped are those the chip has already done. Together they are
-	// StepConfigure to StepLockKey.
-	Steps, Skipped []Step
+	// Steps are the names of the steps that will run after the first
+	// (validation), in order; Skipped are those the chip has already done
+	// (see StepEvent for the names). Together they are steps 2 to 9.
+	Steps, Skipped []string
 	// DryRun is ProvisionOptions.DryRun: Provision stops after Confirm.
 	DryRun bool
 }
@@ -251,15 +228,23 @@ func (s *countingSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerO
 // nerves_key would rebuild wrongly are replaced): two signatures for a
 // run from a blank chip, none when only the key slot lock remains.
 //
-// The safety model is spelled out in the comment at the top of
-// provision.go (the README quotes it): inputs are validated before any write (errors: *InputError, ErrConfigIncompatible,
-// ErrVolatileUnsupported), the device key is proven before the signer signs
-// (ErrInconsistent), the run can be repeated after an interruption at
-// any point, certificates are verified before the data lock, and a chip
-// already provisioned is compared with the inputs (success with Status
-// AlreadyProvisioned, or ErrAlreadyProvisioned). The result says what was
-// done; it is nil with an error. ctx is checked between
-// steps. A Trust&Go chip is refused: Microchip provisions it.
+// # Safety
+//
+// Two steps are irreversible: the configuration lock and the data lock.
+// Every input is checked against the chip before the first write
+// (*InputError, ErrConfigIncompatible), and ProvisionOptions.Confirm sees
+// the plan first. The device key is proven before the signer signs for it
+// (ErrInconsistent otherwise, with the data zone still unlocked). The
+// certificates are rebuilt from the bytes written and verified before the
+// data lock, whose CRC makes the chip refuse it unless it holds exactly
+// those bytes. The run can be repeated after an interruption at any
+// point and completes the chip. A chip already provisioned is compared
+// with the inputs: success with Status AlreadyProvisioned, or
+// ErrAlreadyProvisioned. Slot 0 is never read or written. The full model
+// is docs/provisioning.md; SECURITY.md says what it does not stop.
+//
+// The result says what was done; it is nil with an error. ctx is checked
+// between steps. A Trust&Go chip is refused: Microchip provisions it.
 func (c *Chip) Provision(ctx context.Context, info ProvisioningInfo, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) (*ProvisionResult, error) {
 	res, err := c.provision(ctx, info, signerCert, signer, opts)
 	if err != nil {
@@ -318,7 +303,7 @@ func (c *Chip) provision(ctx context.Context, info ProvisioningInfo, signerCert 
 }
 
 func (p *provisioning) provisionChip(ctx context.Context) (*ProvisionResult, error) {
-	p.progress(StepValidate, false, false, "")
+	p.progress(stepValidate, false, false, "")
 	want, err := p.checkChip()
 	if err != nil {
 		return nil, err
@@ -336,17 +321,17 @@ func (p *provisioning) provisionChip(ctx context.Context) (*ProvisionResult, err
 		if len(todo) == 0 {
 			return p.compareProvisioned(ctx)
 		}
-		p.progress(StepValidate, true, false, fmt.Sprintf("data zone locked, key slot(s) %v not: finishing an interrupted run", todo))
-		if err := p.confirm(ctx, StepLockKey); err != nil {
+		p.progress(stepValidate, true, false, fmt.Sprintf("data zone locked, key slot(s) %v not: finishing an interrupted run", todo))
+		if err := p.confirm(ctx, stepLockKey); err != nil {
 			return nil, err
 		}
 		if p.o != nil && p.o.DryRun {
 			return p.res, nil
 		}
-		for s := StepConfigure; s <= StepLockData; s++ {
+		for s := stepConfigure; s <= stepLockData; s++ {
 			p.skip(s, "data zone already locked")
 		}
-		if err := p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, todo) }); err != nil {
+		if err := p.run(ctx, stepLockKey, func() (string, error) { return p.finish(ctx, todo) }); err != nil {
 			return nil, err
 		}
 		return p.res, nil
@@ -359,10 +344,10 @@ func (p *provisioning) provisionChip(ctx context.Context) (*ProvisionResult, err
 	if err := p.trialCertificate(); err != nil {
 		return nil, err
 	}
-	p.progress(StepValidate, true, false, "")
-	first := StepConfigure
+	p.progress(stepValidate, true, false, "")
+	first := stepConfigure
 	if p.cfg.ConfigLocked() {
-		first = StepWriteOTP
+		first = stepWriteOTP
 	}
 	if err := p.confirm(ctx, first); err != nil {
 		return nil, err

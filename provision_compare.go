@@ -27,8 +27,8 @@ func (p *provisioning) compareProvisioned(ctx context.Context) (*ProvisionResult
 	p.res.Status = AlreadyProvisioned
 	p.res.PublicKey, p.res.DeviceCert = pub, dev
 	p.res.KeyProof = "read back with genkey public; the device certificate holds that key and verifies under the signer"
-	p.progress(StepValidate, true, false, "the chip is already provisioned as these inputs make it; nothing written")
-	for s := StepConfigure; s <= StepLockKey; s++ {
+	p.progress(stepValidate, true, false, "the chip is already provisioned as these inputs make it; nothing written")
+	for s := stepConfigure; s <= stepLockKey; s++ {
 		p.skip(s, "already provisioned")
 	}
 	return p.res, nil

@@ -201,7 +201,7 @@ func TestProvisionProofFallback(t *testing.T) {
 	var details []string
 	res, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
-			if e.Step == nerveskey.StepGenKey && e.Done {
+			if e.Step == 5 && e.Done {
 				details = append(details, e.Detail)
 			}
 		},

@@ -29,7 +29,7 @@ func (p *provisioning) checkChip() (atecc.Config, error) {
 		return atecc.Config{}, &InputError{Field: "chip", Reason: fmt.Sprintf("RevNum %x is not an ATECC508A, 608A or 608B", p.cfg.RevNum())}
 	}
 	if p.volatile && !rev.Is608() {
-		return atecc.Config{}, fmt.Errorf("%w: this chip is an %v", ErrVolatileUnsupported, rev)
+		return atecc.Config{}, &InputError{Field: "volatile keys", Reason: fmt.Sprintf("need the persistent latch of an ATECC608A/B; this chip is an %v", rev)}
 	}
 	want := layout.NervesKeyConfig(&p.cfg, p.volatile)
 	if p.cfg.ConfigLocked() {
@@ -81,7 +81,7 @@ func checkSigner(signerCert *x509.Certificate, signer crypto.Signer, now time.Ti
 		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %s; set the clock (nerves_time, NTP) first", now.UTC().Format(time.RFC3339)), Err: ErrClockNotSet}
 	} else if y > 2031 {
 		return &InputError{Field: "clock", Reason: fmt.Sprintf("it says %d: compressed certificates hold issue years 2000-2031 only, so certificates made now would not rebuild", y),
-			Err: &DateError{Field: "issue year", Value: y}}
+			Err: ErrDateRange}
 	}
 	if signerCert == nil {
 		return &InputError{Field: "signer certificate", Reason: "missing"}

@@ -84,11 +84,11 @@ func TestProvisionedRebuildsUnderPythonReference(t *testing.T) {
 				if err := json.Unmarshal(out, &got); err != nil {
 					t.Fatal(err)
 				}
-				dev, err := chip.DeviceCertificate(ctx, p.pair)
+				dev, _, err := chip.Certificates(ctx, p.pair)
 				if err != nil {
 					t.Fatal(err)
 				}
-				signer, err := chip.SignerCertificate(ctx, p.pair)
+				signer, err := signerOf(chip, ctx, p.pair)
 				if err != nil {
 					t.Fatal(err)
 				}

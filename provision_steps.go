@@ -15,81 +15,91 @@ import (
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
-// A Step is one step of Provision, in order. The CLI prints them as
-// "step 4/9: write OTP".
-type Step int
+// A step is one step of Provision, in order; StepEvent reports it by
+// number and name.
+type step int
 
-// The steps of Provision. NumSteps is their count.
+// The steps of Provision. numSteps is their count.
 const (
-	StepValidate   Step = iota + 1 // check chip state and inputs; nothing written
-	StepConfigure                  // write the NervesKey configuration
-	StepLockConfig                 // lock the configuration zone (irreversible)
-	StepWriteOTP                   // write manufacturer serial and board name
-	StepGenKey                     // generate the device key in slot 0, or reuse one
-	StepWriteSlots                 // sign the device certificate, write slots 1–15
-	StepVerify                     // rebuild and verify the certificates from the written bytes
-	StepLockData                   // lock the data and OTP zones (irreversible)
-	StepLockKey                    // read back and verify, then lock the key slot(s)
+	stepValidate   step = iota + 1 // check chip state and inputs; nothing written
+	stepConfigure                  // write the NervesKey configuration
+	stepLockConfig                 // lock the configuration zone (irreversible)
+	stepWriteOTP                   // write manufacturer serial and board name
+	stepGenKey                     // generate the device key in slot 0, or reuse one
+	stepWriteSlots                 // sign the device certificate, write slots 1–15
+	stepVerify                     // rebuild and verify the certificates from the written bytes
+	stepLockData                   // lock the data and OTP zones (irreversible)
+	stepLockKey                    // read back and verify, then lock the key slot(s)
 
-	NumSteps = 9
+	numSteps = 9
 )
 
 var stepNames = [...]string{
-	StepValidate:   "validate inputs and chip",
-	StepConfigure:  "write configuration",
-	StepLockConfig: "lock configuration zone",
-	StepWriteOTP:   "write OTP (serial number, board name)",
-	StepGenKey:     "generate device key (slot 0)",
-	StepWriteSlots: "write certificates (slots 1-15)",
-	StepVerify:     "verify certificates",
-	StepLockData:   "lock data and OTP zones",
-	StepLockKey:    "read back, verify and lock key slot",
+	stepValidate:   "validate inputs and chip",
+	stepConfigure:  "write configuration",
+	stepLockConfig: "lock configuration zone",
+	stepWriteOTP:   "write OTP (serial number, board name)",
+	stepGenKey:     "generate device key (slot 0)",
+	stepWriteSlots: "write certificates (slots 1-15)",
+	stepVerify:     "verify certificates",
+	stepLockData:   "lock data and OTP zones",
+	stepLockKey:    "read back, verify and lock key slot",
 }
 
-// String returns the step's description, e.g. "write OTP (serial number,
-// board name)".
-func (s Step) String() string {
-	if s >= StepValidate && s <= StepLockKey {
+// String returns the step's name, e.g. "write OTP (serial number, board
+// name)".
+func (s step) String() string {
+	if s >= stepValidate && s <= stepLockKey {
 		return stepNames[s]
 	}
-	return fmt.Sprintf("Step(%d)", int(s))
+	return fmt.Sprintf("step(%d)", int(s))
 }
 
 // A StepEvent reports progress: once when a step starts (Done false), once
 // when it ends (Done true). A step the chip had already done is reported
-// once, with Done and Skipped set.
+// once, with Done and Skipped set. The CLI prints it as
+// "step 4/9: write OTP (serial number, board name)".
+//
+// The steps, numbered 1 to 9: validate inputs and chip (nothing written);
+// write configuration; lock configuration zone (irreversible); write OTP
+// (serial number, board name); generate device key (slot 0), or reuse
+// one; write certificates (slots 1-15); verify certificates (rebuilt from
+// the bytes written); lock data and OTP zones (irreversible); read back,
+// verify and lock key slot.
 type StepEvent struct {
-	Step    Step   // which step
+	Step    int    // the step's number, 1 to Steps
+	Steps   int    // how many steps provisioning has (9)
+	Name    string // the step's name, e.g. "lock configuration zone"
 	Done    bool   // false when the step starts, true when it has ended
 	Skipped bool   // the chip had already done this step (with Done)
 	Detail  string // e.g. "reused the key left in slot 0 by an interrupted run"
 }
 
-func (p *provisioning) progress(s Step, done, skipped bool, detail string) {
+func (p *provisioning) progress(s step, done, skipped bool, detail string) {
 	if p.o != nil && p.o.Progress != nil {
-		p.o.Progress(StepEvent{Step: s, Done: done, Skipped: skipped, Detail: detail})
+		p.o.Progress(StepEvent{Step: int(s), Steps: numSteps, Name: s.String(), Done: done, Skipped: skipped, Detail: detail})
 	}
 }
 
 // run runs step s unless ctx is done.
-func (p *provisioning) run(ctx context.Context, s Step, f func() (string, error)) error {
+func (p *provisioning) run(ctx context.Context, s step, f func() (string, error)) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("before step %d/%d (%v): %w", s, NumSteps, s, err)
+		return fmt.Errorf("before step %d/%d (%v): %w", s, numSteps, s, err)
 	}
 	p.progress(s, false, false, "")
 	detail, err := f()
 	if err != nil {
-		return fmt.Errorf("step %d/%d (%v): %w", s, NumSteps, s, err)
+		return fmt.Errorf("step %d/%d (%v): %w", s, numSteps, s, err)
 	}
 	p.progress(s, true, false, detail)
 	return nil
 }
 
-func (p *provisioning) skip(s Step, why string) { p.progress(s, true, true, why) }
+func (p *provisioning) skip(s step, why string) { p.progress(s, true, true, why) }
 
 // confirm builds the plan and calls ProvisionOptions.Confirm with it.
 // first is the first step that will run; the earlier ones are skipped.
-func (p *provisioning) confirm(ctx context.Context, first Step) error {
+func (p *provisioning) confirm(ctx context.Context, first step) error {
 	if p.o == nil || p.o.Confirm == nil {
 		return nil
 	}
@@ -107,11 +117,11 @@ func (p *provisioning) confirm(ctx context.Context, first Step) error {
 		ReuseKey:        p.reuse != nil,
 		DryRun:          p.o.DryRun,
 	}
-	for s := StepConfigure; s <= StepLockKey; s++ {
+	for s := stepConfigure; s <= stepLockKey; s++ {
 		if s < first {
-			plan.Skipped = append(plan.Skipped, s)
+			plan.Skipped = append(plan.Skipped, s.String())
 		} else {
-			plan.Steps = append(plan.Steps, s)
+			plan.Steps = append(plan.Steps, s.String())
 		}
 	}
 	if err := p.o.Confirm(ctx, plan); err != nil {
@@ -177,13 +187,13 @@ func dataCRC(slots *[atecc.NumSlots][]byte, otp *[atecc.OTPSize]byte) uint16 {
 func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config) error {
 	d := p.c.dev
 	if p.cfg.ConfigLocked() {
-		p.skip(StepConfigure, "configuration already locked and compatible")
-		p.skip(StepLockConfig, "configuration already locked")
+		p.skip(stepConfigure, "configuration already locked and compatible")
+		p.skip(stepLockConfig, "configuration already locked")
 	} else {
-		if err := p.run(ctx, StepConfigure, func() (string, error) { return "", d.WriteConfig(ctx, want) }); err != nil {
+		if err := p.run(ctx, stepConfigure, func() (string, error) { return "", d.WriteConfig(ctx, want) }); err != nil {
 			return err
 		}
-		err := p.run(ctx, StepLockConfig, func() (string, error) {
+		err := p.run(ctx, stepLockConfig, func() (string, error) {
 			err := d.LockConfig(ctx, want.CRC())
 			if err == nil || !errors.Is(err, ErrExecution) {
 				return "", err
@@ -208,11 +218,11 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 			return err
 		}
 	}
-	if err := p.run(ctx, StepWriteOTP, func() (string, error) { return "", d.WriteOTP(ctx, p.otp) }); err != nil {
+	if err := p.run(ctx, stepWriteOTP, func() (string, error) { return "", d.WriteOTP(ctx, p.otp) }); err != nil {
 		return err
 	}
 	var pub *ecdsa.PublicKey
-	err := p.run(ctx, StepGenKey, func() (string, error) {
+	err := p.run(ctx, stepGenKey, func() (string, error) {
 		// The plan said whether slot 0's key is reused (probeKey).
 		var xy [64]byte
 		if p.reuse != nil {
@@ -242,7 +252,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	}
 	var slots [atecc.NumSlots][]byte
 	var devDER []byte
-	err = p.run(ctx, StepWriteSlots, func() (string, error) {
+	err = p.run(ctx, stepWriteSlots, func() (string, error) {
 		der, comp, err := cert.NewDevice(p.rand, pub, p.sn, p.info.ManufacturerSN, p.signerCert, p.signer, p.now)
 		if err != nil {
 			return "", fmt.Errorf("device certificate: %w", err)
@@ -256,7 +266,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	if err != nil {
 		return err
 	}
-	err = p.run(ctx, StepVerify, func() (string, error) {
+	err = p.run(ctx, stepVerify, func() (string, error) {
 		dev, err := p.verify(pub, p.otp, slots[layout.DeviceCertSlot[Primary]], slots[layout.SignerKeySlot[Primary]], slots[layout.SignerCertSlot[Primary]])
 		if err != nil {
 			return "", err
@@ -269,7 +279,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	if err != nil {
 		return err
 	}
-	err = p.run(ctx, StepLockData, func() (string, error) {
+	err = p.run(ctx, stepLockData, func() (string, error) {
 		// The last read of the key before the irreversible step: the
 		// key the certificate holds must still be slot 0's.
 		if err := p.sameKey(ctx, pub, "immediately before the data lock"); err != nil {
@@ -315,7 +325,7 @@ func (p *provisioning) provisionUnlocked(ctx context.Context, want *atecc.Config
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, StepLockKey, func() (string, error) { return p.finish(ctx, layout.KeySlots(p.volatile)) })
+	return p.run(ctx, stepLockKey, func() (string, error) { return p.finish(ctx, layout.KeySlots(p.volatile)) })
 }
 
 // writeSlots writes the slot images that hold data (zeros false) or the
@@ -386,7 +396,7 @@ func (p *provisioning) readBack(ctx context.Context) (*ecdsa.PublicKey, *x509.Ce
 			var key [32]byte
 			copy(key[:], p.o.Volatile.Activation[:])
 			if err := s.AuthVolatileKey(ctx, layout.ActivationSlot, key, numIn); err != nil {
-				if errors.Is(err, ErrMiscompare) {
+				if errors.Is(err, atecc.ErrMiscompare) {
 					return fmt.Errorf("%w: %w", ErrActivationKey, err)
 				}
 				return err

@@ -189,17 +189,17 @@ func TestProvisionBlank(t *testing.T) {
 				t.Errorf("slot 0 touched: %d reads, %d writes", st.Slot0Reads, st.Slot0Writes)
 			}
 			checkProvisioned(t, sim, testInfo, signerCert, nil)
-			var done []nerveskey.Step
+			var done []int
 			for _, e := range steps {
 				if e.Done {
 					done = append(done, e.Step)
 				}
 			}
-			if len(done) != nerveskey.NumSteps {
+			if len(done) != 9 {
 				t.Errorf("steps done: %v", done)
 			}
 			for i, s := range done {
-				if s != nerveskey.Step(i+1) {
+				if s != (i + 1) {
 					t.Errorf("step %d is %v", i+1, s)
 				}
 			}
@@ -407,7 +407,7 @@ func TestProvisionVolatile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer oc.Close()
-			if got, err := oc.DeviceCertificate(t.Context(), nerveskey.Primary); err != nil {
+			if got, _, err := oc.Certificates(t.Context(), nerveskey.Primary); err != nil {
 				t.Errorf("DeviceCertificate with the activation key: %v", err)
 			} else if !bytes.Equal(got.Raw, dev.Raw) {
 				t.Error("DeviceCertificate with the activation key differs from the provisioned one")
@@ -432,7 +432,7 @@ func TestProvisionConfigLockedIncompatible(t *testing.T) {
 	_, err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Volatile: vol,
 		Progress: func(e nerveskey.StepEvent) {
-			if e.Step == nerveskey.StepLockConfig && e.Done {
+			if e.Step == 3 && e.Done {
 				cancel()
 			}
 		},
@@ -496,7 +496,7 @@ func TestProvisionBadInputs(t *testing.T) {
 		{name: "11-byte board name", info: nerveskey.ProvisioningInfo{ManufacturerSN: "SN1", BoardName: "BoardName11"}, wantErr: nerveskey.ErrInvalidInput, field: "board name"},
 		{name: "expired signer", cert: expiredCert, key: expiredKey, wantErr: nerveskey.ErrInvalidInput, field: "signer certificate"},
 		{name: "non-compressible signer", cert: foreignCert, key: foreignKey, wantErr: nerveskey.ErrNotCompressible, field: "signer certificate"},
-		{name: "508A volatile", rev: nerveskeytest.ATECC508A, opts: nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{Activation: [16]byte{1}}}, wantErr: nerveskey.ErrVolatileUnsupported},
+		{name: "508A volatile", rev: nerveskeytest.ATECC508A, opts: nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{Activation: [16]byte{1}}}, wantErr: nerveskey.ErrInvalidInput},
 		{name: "clock not set", opts: nerveskey.ProvisionOptions{Now: func() time.Time { return time.Unix(0, 0) }}, wantErr: nerveskey.ErrInvalidInput, field: "clock"},
 		{name: "year 2032", opts: nerveskey.ProvisionOptions{Now: func() time.Time { return time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC) }}, wantErr: nerveskey.ErrDateRange, field: "clock"},
 		{name: "zero activation key", opts: nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{}}, wantErr: nerveskey.ErrInvalidInput, field: "volatile keys"},
@@ -579,7 +579,7 @@ func TestProvisionReusesKey(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			_, err := c.Provision(ctx, testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				Progress: func(e nerveskey.StepEvent) {
-					if e.Step == nerveskey.StepWriteSlots && e.Done {
+					if e.Step == 6 && e.Done {
 						cancel()
 					}
 				},
@@ -592,7 +592,7 @@ func TestProvisionReusesKey(t *testing.T) {
 			_, err = c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 				NewKey: newKey,
 				Progress: func(e nerveskey.StepEvent) {
-					if e.Step == nerveskey.StepGenKey && e.Done {
+					if e.Step == 5 && e.Done {
 						detail = e.Detail
 					}
 				},
@@ -744,8 +744,8 @@ func TestProvisionOpenSSL(t *testing.T) {
 			dev := checkProvisioned(t, sim, testInfo, signerCert, nil)
 			dir := t.TempDir()
 			ca, leaf := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "dev.pem")
-			os.WriteFile(ca, nerveskey.EncodeCertificatePEM(signerCert), 0o600)
-			os.WriteFile(leaf, nerveskey.EncodeCertificatePEM(dev), 0o600)
+			os.WriteFile(ca, cert.EncodeCertificatePEM(signerCert), 0o600)
+			os.WriteFile(leaf, cert.EncodeCertificatePEM(dev), 0o600)
 			out, err := exec.Command(openssl, "verify", "-attime", fmt.Sprint(provNow.Unix()), "-purpose", "sslclient", "-CAfile", ca, leaf).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "OK") {
 				t.Fatalf("openssl verify: %v\n%s", err, out)
@@ -932,7 +932,7 @@ func TestProvisionNonZeroFactorySlots(t *testing.T) {
 	var detail string
 	_, err := c.Provision(t.Context(), testInfo, signerCert, signerKey, provOpts(&nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
-			if e.Step == nerveskey.StepLockData && e.Done {
+			if e.Step == 8 && e.Done {
 				detail = e.Detail
 			}
 		},
@@ -988,13 +988,13 @@ func TestWriteProvisionedImages(t *testing.T) {
 			if _, err := c.Provision(t.Context(), infos[i], signerCert, signerKey, provOpts(nil)); err != nil {
 				t.Fatal(err)
 			}
-			v := vec{Name: "nerveskey-" + revNames[rev], ChipRevision: revNum[rev], SignerCert: string(nerveskey.EncodeCertificatePEM(signerCert)), Info: infos[i]}
+			v := vec{Name: "nerveskey-" + revNames[rev], ChipRevision: revNum[rev], SignerCert: string(cert.EncodeCertificatePEM(signerCert)), Info: infos[i]}
 			if aux {
 				if err := c.ProvisionAux(t.Context(), auxCert, auxKey, provOpts(nil)); err != nil {
 					t.Fatal(err)
 				}
 				v.Name += "-aux"
-				v.AuxSigner = string(nerveskey.EncodeCertificatePEM(auxCert))
+				v.AuxSigner = string(cert.EncodeCertificatePEM(auxCert))
 			}
 			v.Image = sim.Image()
 			out.Vectors = append(out.Vectors, v)
@@ -1096,7 +1096,7 @@ func TestElixirReadsNerveskeyChips(t *testing.T) {
 				if p.fields[p.prefix+"device_cert_verifies"] != true || p.fields[p.prefix+"signer_cert_verifies"] != true {
 					t.Errorf("%scertificates do not verify in Elixir", p.prefix)
 				}
-				sp, err := nerveskey.ParseCertificatePEM([]byte(p.signerPEM))
+				sp, err := cert.ParseCertificatePEM([]byte(p.signerPEM))
 				if err != nil || !bytes.Equal(sp.Raw, signerDER) {
 					t.Errorf("%ssigner on the chip is not the one provisioned", p.prefix)
 				}
@@ -1140,7 +1140,7 @@ func (l *cmdLog) writes() []string {
 
 // interrupted returns a 608B interrupted by a cancelled context right
 // after step s ended (0: a blank chip), and a cmdLog watching it.
-func interrupted(t *testing.T, s nerveskey.Step, signerCert *x509.Certificate, signerKey crypto.Signer) (*nerveskeytest.Chip, *nerveskey.Chip, *cmdLog) {
+func interrupted(t *testing.T, s int, signerCert *x509.Certificate, signerKey crypto.Signer) (*nerveskeytest.Chip, *nerveskey.Chip, *cmdLog) {
 	t.Helper()
 	l := &cmdLog{}
 	sim, c := newBlankChip(t, nerveskeytest.ATECC608B, l.options())
@@ -1163,10 +1163,25 @@ func interrupted(t *testing.T, s nerveskey.Step, signerCert *x509.Certificate, s
 	return sim, c, l
 }
 
-func steps(from, to nerveskey.Step) []nerveskey.Step {
-	var s []nerveskey.Step
+// The steps of Provision as StepEvent numbers and names them.
+const (
+	stepConfigure  = 2
+	stepLockConfig = 3
+	stepWriteOTP   = 4
+	stepGenKey     = 5
+	stepLockData   = 8
+	stepLockKey    = 9
+)
+
+var stepNames = [...]string{1: "validate inputs and chip", "write configuration", "lock configuration zone",
+	"write OTP (serial number, board name)", "generate device key (slot 0)", "write certificates (slots 1-15)",
+	"verify certificates", "lock data and OTP zones", "read back, verify and lock key slot"}
+
+// steps returns the names of steps from to to.
+func steps(from, to int) []string {
+	var s []string
 	for i := from; i <= to; i++ {
-		s = append(s, i)
+		s = append(s, stepNames[i])
 	}
 	return s
 }
@@ -1178,15 +1193,15 @@ func steps(from, to nerveskey.Step) []nerveskey.Step {
 func TestProvisionConfirm(t *testing.T) {
 	signerCert, signerKey := testSigner(t)
 	tests := []struct {
-		after              nerveskey.Step // interrupted after this step; 0: blank
+		after              int // interrupted after this step; 0: blank
 		configLocked, data bool
 		reuse              bool
-		first              nerveskey.Step
+		first              int
 	}{
-		{0, false, false, false, nerveskey.StepConfigure},
-		{nerveskey.StepLockConfig, true, false, false, nerveskey.StepWriteOTP},
-		{nerveskey.StepGenKey, true, false, true, nerveskey.StepWriteOTP},
-		{nerveskey.StepLockData, true, true, false, nerveskey.StepLockKey},
+		{0, false, false, false, stepConfigure},
+		{stepLockConfig, true, false, false, stepWriteOTP},
+		{stepGenKey, true, false, true, stepWriteOTP},
+		{stepLockData, true, true, false, stepLockKey},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("after=%d", tt.after), func(t *testing.T) {
@@ -1206,7 +1221,7 @@ func TestProvisionConfirm(t *testing.T) {
 					if !imagesEqual(before, sim.Image()) {
 						t.Error("the chip changed before Confirm")
 					}
-					if n := len(events); n != 2 || events[1] != (nerveskey.StepEvent{Step: nerveskey.StepValidate, Done: true, Detail: events[1].Detail}) {
+					if n := len(events); n != 2 || events[1] != (nerveskey.StepEvent{Step: 1, Steps: 9, Name: stepNames[1], Done: true, Detail: events[1].Detail}) {
 						t.Errorf("events before Confirm: %+v", events)
 					}
 					return nil
@@ -1226,7 +1241,7 @@ func TestProvisionConfirm(t *testing.T) {
 				Revision: "ATECC608B", Serial: p.Serial, Info: testInfo,
 				SignerSubject: signerCert.Subject.String(), SignerNotBefore: signerCert.NotBefore, SignerNotAfter: signerCert.NotAfter,
 				IssuedAt: provNow, ConfigLocked: tt.configLocked, DataLocked: tt.data, ReuseKey: tt.reuse,
-				Steps: steps(tt.first, nerveskey.StepLockKey), Skipped: steps(nerveskey.StepConfigure, tt.first-1),
+				Steps: steps(tt.first, stepLockKey), Skipped: steps(stepConfigure, tt.first-1),
 			}
 			if fmt.Sprintf("%+v", *p) != fmt.Sprintf("%+v", want) {
 				t.Errorf("plan:\n got %+v\nwant %+v", *p, want)
@@ -1249,7 +1264,7 @@ func TestProvisionConfirm(t *testing.T) {
 func TestProvisionConfirmAbort(t *testing.T) {
 	signerCert, signerKey := testSigner(t)
 	errNo := errors.New("operator said no")
-	for _, after := range []nerveskey.Step{0, nerveskey.StepLockConfig, nerveskey.StepGenKey, nerveskey.StepLockData} {
+	for _, after := range []int{0, stepLockConfig, stepGenKey, stepLockData} {
 		t.Run(fmt.Sprintf("after=%d", after), func(t *testing.T) {
 			sim, c, l := interrupted(t, after, signerCert, signerKey)
 			before := sim.Image()
@@ -1307,7 +1322,7 @@ func TestProvisionConfirmNotCalled(t *testing.T) {
 	}{
 		{"sn too long", nerveskey.ProvisioningInfo{ManufacturerSN: strings.Repeat("x", 33)}, signerKey, nerveskey.ProvisionOptions{}, nerveskey.ErrInvalidInput},
 		{"wrong signer key", testInfo, other, nerveskey.ProvisionOptions{}, nerveskey.ErrInvalidInput},
-		{"volatile on 508A", testInfo, signerKey, nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{Activation: [16]byte{1}}}, nerveskey.ErrVolatileUnsupported},
+		{"volatile on 508A", testInfo, signerKey, nerveskey.ProvisionOptions{Volatile: &nerveskey.VolatileKeys{Activation: [16]byte{1}}}, nerveskey.ErrInvalidInput},
 		{"dry run, bad board", nerveskey.ProvisioningInfo{ManufacturerSN: "a", BoardName: "abcdefghijk"}, signerKey, nerveskey.ProvisionOptions{DryRun: true}, nerveskey.ErrInvalidInput},
 	}
 	for _, tt := range tests {

@@ -3,112 +3,16 @@ package nerveskey
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/nerveskey/nerveskey/etf"
 	"github.com/nerveskey/nerveskey/internal/atecc"
-	"github.com/nerveskey/nerveskey/internal/etf"
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 // Settings are an Erlang term, :erlang.term_to_binary(map), stored in the
-// spare data slots (nerves_key.md §6.4). These aliases let callers build and
-// read such terms without importing an internal package.
-
-// An Atom is an Erlang atom, by name. Atoms true, false and nil are read as
-// Go true, false and nil; Atom("true") is written the same as true.
-//
-// Elixir reads settings with binary_to_term(raw, [:safe]), which refuses
-// atoms the reading node does not already know: settings holding such an
-// atom read as {:error, :corrupt} on the device. Use strings for keys and
-// values written from Go unless the device firmware names the atom.
-type Atom = etf.Atom
-
-// A Tuple is an Erlang tuple.
-type Tuple = etf.Tuple
-
-// A Map is an Erlang map as its entries in the order stored. Settings maps
-// and maps nested in them read back as Map. Keys are any term: Elixir
-// strings are Go strings, atoms are [Atom]. Map.Get finds a key by term,
-// Map.StringMap converts to a Go map keyed by name.
-type Map = etf.Map
-
-// A KV is one entry of a [Map].
-type KV = etf.KV
-
-// A Term is a decoded settings term and how it was encoded: its Atoms
-// encoding and whether the bytes were canonical. [Chip.PutSettingsTerm]
-// writes it back byte for byte.
-//
-// Decoded values have these Go types: Map, string (an Elixir binary, any
-// bytes), Atom, bool, nil, int64 or *big.Int (integers), float64, []any
-// (lists and charlists), Tuple.
-type Term = etf.Term
-
-// An AtomEncoding selects how atoms are written: [AtomsUTF8]
-// (SMALL_ATOM_UTF8_EXT, what OTP 26 and later write) or [AtomsLatin1]
-// (ATOM_EXT, what OTP 17 to 25 write). OTP 20 and later read both.
-type AtomEncoding = etf.AtomEncoding
-
-// Atom encodings.
-const (
-	// AtomsUTF8 writes atoms as SMALL_ATOM_UTF8_EXT (OTP 26 and later).
-	AtomsUTF8 = etf.AtomsUTF8
-	// AtomsLatin1 writes atoms as ATOM_EXT (OTP 17 to 25).
-	AtomsLatin1 = etf.AtomsLatin1
-)
-
-// Settings errors.
-var (
-	// ErrNoSettings reports a settings area that holds no settings: its
-	// first 32 bytes are zero, as on a chip never written or after
-	// PutRawSettings(nil). A term starts with the version byte 131, so one
-	// read tells; a put never leaves this state when interrupted. Elixir's
-	// get_settings returns {:error, :corrupt} for it too.
-	ErrNoSettings = errors.New("no settings stored")
-
-	// ErrSettingsCorrupt reports a settings area that does not hold a
-	// term binary_to_term accepts (Elixir: {:error, :corrupt}), or one
-	// outside what nerveskey models (pids, funs, bitstrings...; use
-	// [Chip.RawSettings]). A put that was interrupted (power cut, bus
-	// failure) leaves this state until the next successful put.
-	ErrSettingsCorrupt = errors.New("settings are corrupt")
-
-	// ErrSettingsKeys reports settings whose top-level keys are not all
-	// strings or atoms, or a string and an atom of the same name, so that
-	// [Chip.Settings] cannot key them by name. [Chip.SettingsTerm] reads
-	// them losslessly.
-	ErrSettingsKeys = errors.New("settings keys are not distinct strings or atoms")
-
-	// ErrSettingsNotMap reports a value given to [Chip.PutSettings], or a
-	// stored term read by [Chip.Settings], that is not a map. Elixir reads
-	// and writes any term there, but documents a map; [Chip.SettingsTerm]
-	// and [Chip.PutSettingsTerm] take any term.
-	ErrSettingsNotMap = errors.New("settings must be a map")
-
-	// ErrSettingsReadOnly reports a chip whose settings slots cannot be
-	// written in clear (their WriteConfig is not Always, or a slot is
-	// locked). Nothing is written.
-	ErrSettingsReadOnly = errors.New("settings slots are not writable")
-)
-
-// A SettingsTooLargeError reports settings larger than the space the device
-// type has: 524 bytes on a NervesKey, 416 on a Trust&Go part. Nothing is
-// written.
-type SettingsTooLargeError struct {
-	Size int // encoded size in bytes
-	Max  int // space available
-}
-
-// Error returns the size and the limit.
-func (e *SettingsTooLargeError) Error() string {
-	return fmt.Sprintf("settings are %d bytes, max %d", e.Size, e.Max)
-}
-
-// MaxSettingsSize returns the size of the settings area of the Chip's
-// device type, the longest raw settings PutRawSettings takes: 524 bytes on
-// a NervesKey, 416 on a Trust&Go part (nerves_key's max_settings_len).
-func (c *Chip) MaxSettingsSize() int { return layout.SettingsSize(c.typ == TrustAndGo) }
+// spare data slots (docs/nerves_key.md §6.4). Package [etf] builds and
+// reads such terms ([etf.Term], [etf.Map], [etf.Atom]).
 
 // RawSettings returns the whole settings area as stored, 524 bytes on a
 // NervesKey (slots 8, 7, 6, 5) or 416 on a Trust&Go part (slot 8), as
@@ -123,9 +27,9 @@ func (c *Chip) RawSettings(ctx context.Context) ([]byte, error) {
 }
 
 // SettingsTerm reads and decodes the settings without loss: t.Value is
-// normally a [Map], entries in stored order (any term Elixir stored is
+// normally an [etf.Map], entries in stored order (any term Elixir stored is
 // returned), and t.Atoms the atom encoding the writer used, so
-// [Chip.PutSettingsTerm] writes the same bytes back.
+// [Chip.PutSettings] of an [etf.Term] writes the same bytes back.
 //
 // It reads only the blocks the term spans: a short settings map costs one
 // or two reads, an unwritten area one. The Chip keeps what it read or
@@ -135,45 +39,49 @@ func (c *Chip) RawSettings(ctx context.Context) ([]byte, error) {
 // [ErrSettingsCorrupt] for anything binary_to_term would refuse or an
 // interrupted put; [ErrNotProvisioned] before
 // the data lock.
-func (c *Chip) SettingsTerm(ctx context.Context) (Term, error) {
+func (c *Chip) SettingsTerm(ctx context.Context) (etf.Term, error) {
 	_, t, err := c.readSettings(ctx, true)
 	if err != nil {
-		return Term{}, fmt.Errorf("nerveskey: settings: %w", err)
+		return etf.Term{}, fmt.Errorf("nerveskey: settings: %w", err)
 	}
 	return t, nil
 }
 
 // Settings reads the settings map keyed by name, the common case: Elixir
 // string keys and atom keys (%{"ssid" => …} or %{ssid: …}) both become Go
-// string keys. Values keep their decoded types (see [Term]); nested maps
-// are [Map]s. If a key is neither a string nor an atom, or a string and an
-// atom share a name, it returns [ErrSettingsKeys]: use [Chip.SettingsTerm].
+// string keys. Values keep their decoded types (see [etf.Term]); nested maps
+// are [etf.Map]s. If a key is neither a string nor an atom, or a string and an
+// atom share a name, it returns [ErrSettingsNotMap]: use [Chip.SettingsTerm].
 // Other errors are those of SettingsTerm.
 func (c *Chip) Settings(ctx context.Context) (map[string]any, error) {
 	_, t, err := c.readSettings(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("nerveskey: settings: %w", err)
 	}
-	tm, ok := t.Value.(Map)
+	tm, ok := t.Value.(etf.Map)
 	if !ok {
 		return nil, fmt.Errorf("nerveskey: settings: %w: stored term is a %T", ErrSettingsNotMap, t.Value)
 	}
 	m, ok := tm.StringMap()
 	if !ok {
-		return nil, fmt.Errorf("nerveskey: settings: %w", ErrSettingsKeys)
+		return nil, fmt.Errorf("nerveskey: settings: %w: the keys are not distinct strings or atoms", ErrSettingsNotMap)
 	}
 	return m, nil
 }
 
 // PutSettings encodes v as :erlang.term_to_binary does and writes it with
 // [Chip.PutRawSettings]. v must be a map: map[string]any (keys become
-// Elixir strings, the safe choice), map[Atom]any, map[any]any or [Map]; its
-// values may be any type [Term] lists, plus []byte, every Go integer and
+// Elixir strings, the safe choice), map[etf.Atom]any, map[any]any or [etf.Map]; its
+// values may be any type [etf.Term] lists, plus []byte, every Go integer and
 // float type and other slices and maps. Atoms are written with
-// [AtomsUTF8], as OTP 26 and later do; OTP 20 and later read it. To keep
-// the encoding of settings read from the chip, use [Chip.PutSettingsTerm].
+// [etf.AtomsUTF8], as OTP 26 and later do; OTP 20 and later read it.
 //
-// Settings longer than the area give a *[SettingsTooLargeError] and
+// An [etf.Term] v (as [Chip.SettingsTerm] returns) is written as any term,
+// map or not, with its own atom encoding: for a term read from canonical
+// bytes (anything term_to_binary wrote), the settings area gets exactly
+// the bytes it held, and nothing is written.
+//
+// Settings longer than the area give a [ErrSettingsTooLarge] and
 // nothing is written. Otherwise the area ends holding exactly the bytes a
 // full write leaves (the term, zero-padded to 524 or 416 bytes), but only
 // the 32-byte blocks and 4-byte words that differ from what is stored are
@@ -183,19 +91,13 @@ func (c *Chip) Settings(ctx context.Context) (map[string]any, error) {
 // one reads as the old settings, the new ones or an error, never as other
 // settings. See [Chip.PutRawSettings] for the order and the cost.
 func (c *Chip) PutSettings(ctx context.Context, v any) error {
-	return c.putSettings(ctx, v, AtomsUTF8, true)
+	if t, ok := v.(etf.Term); ok {
+		return c.putSettings(ctx, t.Value, t.Atoms, false)
+	}
+	return c.putSettings(ctx, v, etf.AtomsUTF8, true)
 }
 
-// PutSettingsTerm writes t.Value, any term, with the atom encoding
-// t.Atoms, as [Chip.PutRawSettings] writes: only the units that differ.
-// For a term read by [Chip.SettingsTerm] from canonical bytes (anything
-// term_to_binary wrote), the settings area gets exactly the bytes it held,
-// and nothing is written.
-func (c *Chip) PutSettingsTerm(ctx context.Context, t Term) error {
-	return c.putSettings(ctx, t.Value, t.Atoms, false)
-}
-
-func (c *Chip) putSettings(ctx context.Context, v any, atoms AtomEncoding, needMap bool) error {
+func (c *Chip) putSettings(ctx context.Context, v any, atoms etf.AtomEncoding, needMap bool) error {
 	b, err := etf.Encode(v, &etf.Options{Atoms: atoms})
 	if err != nil {
 		return fmt.Errorf("nerveskey: put settings: %w", err)
@@ -211,8 +113,8 @@ func (c *Chip) putSettings(ctx context.Context, v any, atoms AtomEncoding, needM
 
 // PutRawSettings writes raw, zero-padded, to the settings area, as
 // nerves_key's put_raw_settings does: nothing checks that raw is a term.
-// Raw settings longer than [Chip.MaxSettingsSize] give a
-// *[SettingsTooLargeError] and nothing is written. The data zone must be
+// Raw settings longer than the settings area (524 bytes on a NervesKey, 416 on Trust&Go) give a
+// [ErrSettingsTooLarge] and nothing is written. The data zone must be
 // locked ([ErrNotProvisioned]).
 //
 // What is written: in one wake cycle, it writes only the units that
@@ -259,7 +161,7 @@ func (c *Chip) PutRawSettings(ctx context.Context, raw []byte) error {
 	return nil
 }
 
-// ETF bytes the settings code looks at (Erlang External Term Format).
+// ETF bytes the settings code looks at (Erlang External etf.Term Format).
 const (
 	etfVersion = 131 // first byte of every term_to_binary output
 	tagMap     = 116 // MAP_EXT
@@ -304,19 +206,19 @@ func (c *Chip) learnSettings(raw []byte, gen uint64) {
 // zero, or ErrSettingsCorrupt once a non-zero byte in the first block
 // follows a version byte that is not 131, or a term does not decode from
 // the whole area.
-func decideSettings(p []byte, size int) (t Term, err error, done bool) {
+func decideSettings(p []byte, size int) (t etf.Term, err error, done bool) {
 	hdr := min(atecc.BlockSize, size)
 	switch {
 	case len(p) == 0:
-		return Term{}, nil, false
+		return etf.Term{}, nil, false
 	case p[0] != etfVersion:
-		return Term{}, classifySettings(p, nil), len(p) >= hdr || !layout.AllZero(p)
+		return etf.Term{}, classifySettings(p, nil), len(p) >= hdr || !layout.AllZero(p)
 	}
 	t, err = etf.DecodeTerm(p)
 	if err == nil {
 		return t, nil, true
 	}
-	return Term{}, classifySettings(p, err), len(p) >= size
+	return etf.Term{}, classifySettings(p, err), len(p) >= size
 }
 
 // readSettings returns the settings area: what the Chip knows of it when
@@ -324,13 +226,13 @@ func decideSettings(p []byte, size int) (t Term, err error, done bool) {
 // as decideSettings can say what the bytes so far hold (a short term
 // costs one or two reads, an unwritten area one), and raw holds only what
 // was read. Without lazy it returns the whole area and decodes nothing.
-func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error) {
+func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, etf.Term, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
-		return nil, Term{}, err
+		return nil, etf.Term{}, err
 	}
 	if !cfg.DataLocked() {
-		return nil, Term{}, ErrNotProvisioned
+		return nil, etf.Term{}, ErrNotProvisioned
 	}
 	size := layout.SettingsSize(c.typ == TrustAndGo)
 	known, gen := c.settingsKnown()
@@ -339,12 +241,12 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 			return known, t, err
 		}
 	} else if len(known) == size {
-		return bytes.Clone(known), Term{}, nil
+		return bytes.Clone(known), etf.Term{}, nil
 	}
 	chunks := layout.SettingsChunks(c.typ == TrustAndGo)
 	var (
 		raw     []byte
-		term    Term
+		term    etf.Term
 		termErr error
 	)
 	err = c.dev.Do(ctx, func(s *atecc.Session) error {
@@ -365,11 +267,11 @@ func (c *Chip) readSettings(ctx context.Context, lazy bool) ([]byte, Term, error
 		return nil
 	})
 	if err != nil {
-		return nil, Term{}, err
+		return nil, etf.Term{}, err
 	}
 	c.learnSettings(raw, gen)
 	if !lazy {
-		return raw, Term{}, nil
+		return raw, etf.Term{}, nil
 	}
 	return raw, term, termErr
 }
@@ -427,7 +329,7 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 	chunks := layout.SettingsChunks(c.typ == TrustAndGo)
 	limit := layout.SettingsSize(c.typ == TrustAndGo)
 	if len(raw) > limit {
-		return &SettingsTooLargeError{Size: len(raw), Max: limit}
+		return fmt.Errorf("%w: %d bytes, max %d", ErrSettingsTooLarge, len(raw), limit)
 	}
 	cfg, err := c.config(ctx)
 	if err != nil {
@@ -445,7 +347,7 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 	for _, ch := range chunks {
 		sc := cfg.SlotConfig(ch.Slot)
 		if sc.WriteConfig() != 0 || cfg.SlotLocked(ch.Slot) {
-			return fmt.Errorf("%w: slot %d has WriteConfig %04b, locked %v", ErrSettingsReadOnly, ch.Slot, sc.WriteConfig(), cfg.SlotLocked(ch.Slot))
+			return &ConfigError{Op: "put settings", Reason: fmt.Sprintf("slot %d has WriteConfig %04b, locked %v: settings slots must be writable in clear", ch.Slot, sc.WriteConfig(), cfg.SlotLocked(ch.Slot))}
 		}
 		words[ch.Slot] = !sc.IsSecret()
 		readable = readable && words[ch.Slot]

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/nerveskey/nerveskey"
+	"github.com/nerveskey/nerveskey/etf"
 	"github.com/nerveskey/nerveskey/internal/atecc"
-	"github.com/nerveskey/nerveskey/internal/etf"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -167,15 +167,15 @@ func TestSettingsElixirVectors(t *testing.T) {
 				t.Fatalf("settings\n%s\nwant (Elixir)\n%s", got, v.Elixir.Settings)
 			}
 			if m, err := c.Settings(t.Context()); err == nil {
-				if tm := term.Value.(nerveskey.Map); len(m) != len(tm) {
+				if tm := term.Value.(etf.Map); len(m) != len(tm) {
 					t.Fatalf("Settings has %d keys, term %d", len(m), len(tm))
 				}
-			} else if !errors.Is(err, nerveskey.ErrSettingsKeys) {
+			} else if !errors.Is(err, nerveskey.ErrSettingsNotMap) {
 				t.Fatal(err)
 			}
 			// Writing the term back gives the same bytes, in every slot.
 			before := sim.Image()
-			if err := c.PutSettingsTerm(t.Context(), term); err != nil {
+			if err := c.PutSettings(t.Context(), term); err != nil {
 				t.Fatal(err)
 			}
 			after := sim.Image()
@@ -237,7 +237,7 @@ func TestSettingsPutGet(t *testing.T) {
 		"bytes":      []byte{0xff, 0x00},
 		"flag":       true,
 		"none":       nil,
-		"tuple":      nerveskey.Tuple{nerveskey.Atom("ok"), 1},
+		"tuple":      etf.Tuple{etf.Atom("ok"), 1},
 		"utf8":       "ünïcødé",
 	}
 	for _, rev := range revisions {
@@ -284,7 +284,7 @@ func TestSettingsPutGet(t *testing.T) {
 				m["flag"] != true || m["none"] != nil || m["utf8"] != "ünïcødé" {
 				t.Fatalf("Settings = %#v", m)
 			}
-			if ssid, _ := m["wifi"].(nerveskey.Map).Get("ssid"); ssid != "factory-net" {
+			if ssid, _ := m["wifi"].(etf.Map).Get("ssid"); ssid != "factory-net" {
 				t.Fatalf("wifi.ssid = %#v", ssid)
 			}
 			wantJSON, _ := etf.TypedJSON(in)
@@ -300,7 +300,7 @@ func TestSettingsPutGet(t *testing.T) {
 func TestSettingsKeysAndTypes(t *testing.T) {
 	c, _ := newSettingsChip(t, nerveskeytest.ATECC508A, nil)
 	ctx := t.Context()
-	if err := c.PutSettings(ctx, map[any]any{nerveskey.Atom("mode"): "x", "name": "y"}); err != nil {
+	if err := c.PutSettings(ctx, map[any]any{etf.Atom("mode"): "x", "name": "y"}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := c.Settings(ctx)
@@ -311,23 +311,23 @@ func TestSettingsKeysAndTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := term.Value.(nerveskey.Map).Get(nerveskey.Atom("mode")); v != "x" {
+	if v, _ := term.Value.(etf.Map).Get(etf.Atom("mode")); v != "x" {
 		t.Fatalf("atom key :mode = %#v", v)
 	}
-	if term.Atoms != nerveskey.AtomsUTF8 {
+	if term.Atoms != etf.AtomsUTF8 {
 		t.Errorf("PutSettings wrote atoms as %v, want utf8", term.Atoms)
 	}
 
 	// Same name as a string and an atom, or an integer key: Settings
 	// cannot key them by name, SettingsTerm can.
 	for _, v := range []any{
-		map[any]any{nerveskey.Atom("k"): 1, "k": 2},
+		map[any]any{etf.Atom("k"): 1, "k": 2},
 		map[any]any{7: "seven"},
 	} {
 		if err := c.PutSettings(ctx, v); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Settings(ctx); !errors.Is(err, nerveskey.ErrSettingsKeys) {
+		if _, err := c.Settings(ctx); !errors.Is(err, nerveskey.ErrSettingsNotMap) {
 			t.Fatalf("Settings of %v: %v, want ErrSettingsKeys", v, err)
 		}
 		if _, err := c.SettingsTerm(ctx); err != nil {
@@ -342,7 +342,7 @@ func TestSettingsKeysAndTypes(t *testing.T) {
 			t.Fatalf("PutSettings(%#v) = %v, want ErrSettingsNotMap", v, err)
 		}
 	}
-	if err := c.PutSettingsTerm(ctx, nerveskey.Term{Value: []any{int64(1)}}); err != nil {
+	if err := c.PutSettings(ctx, etf.Term{Value: []any{int64(1)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Settings(ctx); !errors.Is(err, nerveskey.ErrSettingsNotMap) {
@@ -404,9 +404,6 @@ func TestSettingsTooLarge(t *testing.T) {
 		t.Run(typ.String(), func(t *testing.T) {
 			c, sim := newSettingsChip(t, nerveskeytest.ATECC608A, &nerveskey.Options{Type: typ, Addr: 0x60})
 			max := map[nerveskey.DeviceType]int{nerveskey.NervesKey: 524, nerveskey.TrustAndGo: 416}[typ]
-			if c.MaxSettingsSize() != max {
-				t.Fatalf("MaxSettingsSize = %d, want %d", c.MaxSettingsSize(), max)
-			}
 			sim.ResetStats()
 			for _, put := range []func() error{
 				func() error { return c.PutRawSettings(t.Context(), make([]byte, max+1)) },
@@ -416,9 +413,8 @@ func TestSettingsTooLarge(t *testing.T) {
 				},
 			} {
 				err := put()
-				tl, ok := errors.AsType[*nerveskey.SettingsTooLargeError](err)
-				if !ok || tl.Size != max+1 || tl.Max != max {
-					t.Fatalf("err = %v, want SettingsTooLargeError{%d, %d}", err, max+1, max)
+				if !errors.Is(err, nerveskey.ErrSettingsTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("%d bytes, max %d", max+1, max)) {
+					t.Fatalf("err = %v, want ErrSettingsTooLarge, %d bytes, max %d", err, max+1, max)
 				}
 			}
 			if st := sim.Stats(); st.Transactions != 0 {
@@ -856,7 +852,7 @@ func randSettingsValue(r *rand.Rand, depth int) any {
 		}
 		return string(b)
 	case 3:
-		return []any{true, false, nil, nerveskey.Atom("ok"), nerveskey.Atom("é")}[r.IntN(5)]
+		return []any{true, false, nil, etf.Atom("ok"), etf.Atom("é")}[r.IntN(5)]
 	case 4:
 		return new(big.Int).Lsh(big.NewInt(r.Int64N(1000)+1), uint(64+r.IntN(64)))
 	case 5:
@@ -868,7 +864,7 @@ func randSettingsValue(r *rand.Rand, depth int) any {
 		}
 		return l
 	case 7:
-		return nerveskey.Tuple{randSettingsValue(r, depth+1), randSettingsValue(r, depth+1)}
+		return etf.Tuple{randSettingsValue(r, depth+1), randSettingsValue(r, depth+1)}
 	default:
 		m := map[string]any{}
 		for range r.IntN(4) {
@@ -891,20 +887,20 @@ func TestSettingsRoundTripProperty(t *testing.T) {
 		for range r.IntN(6) {
 			key := any(fmt.Sprint("key", r.IntN(50)))
 			if r.IntN(4) == 0 {
-				key = nerveskey.Atom(fmt.Sprint("a", r.IntN(50)))
+				key = etf.Atom(fmt.Sprint("a", r.IntN(50)))
 			}
 			v[key] = randSettingsValue(r, 1)
 		}
-		atoms := []nerveskey.AtomEncoding{nerveskey.AtomsUTF8, nerveskey.AtomsLatin1}[i%2]
+		atoms := []etf.AtomEncoding{etf.AtomsUTF8, etf.AtomsLatin1}[i%2]
 		want, err := etf.Encode(v, &etf.Options{Atoms: atoms})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(want) > c.MaxSettingsSize() {
+		if len(want) > 524 {
 			continue
 		}
 		tested++
-		if err := c.PutSettingsTerm(ctx, nerveskey.Term{Value: v, Atoms: atoms}); err != nil {
+		if err := c.PutSettings(ctx, etf.Term{Value: v, Atoms: atoms}); err != nil {
 			t.Fatal(err)
 		}
 		raw, err := c.RawSettings(ctx)
@@ -918,7 +914,7 @@ func TestSettingsRoundTripProperty(t *testing.T) {
 		if !term.Canonical || term.Len != len(want) {
 			t.Fatalf("#%d: Canonical %v Len %d", i, term.Canonical, term.Len)
 		}
-		if err := c.PutSettingsTerm(ctx, term); err != nil {
+		if err := c.PutSettings(ctx, term); err != nil {
 			t.Fatal(err)
 		}
 		again, err := c.RawSettings(ctx)
@@ -1068,13 +1064,13 @@ var updateSettingsOracle = flag.Bool("nerveskey.update-settings-oracle", false,
 func settingsOracleCases() []struct {
 	name  string
 	v     any
-	atoms nerveskey.AtomEncoding
+	atoms etf.AtomEncoding
 } {
-	known := map[any]any{nerveskey.Atom("ok"): nerveskey.Atom("error"), "mode": nerveskey.Atom("undefined"), nerveskey.Atom("infinity"): true}
+	known := map[any]any{etf.Atom("ok"): etf.Atom("error"), "mode": etf.Atom("undefined"), etf.Atom("infinity"): true}
 	return []struct {
 		name  string
 		v     any
-		atoms nerveskey.AtomEncoding
+		atoms etf.AtomEncoding
 	}{
 		{"go-strings-nested", map[string]any{
 			"nerves_hub": map[string]any{"org": "acme", "product": "widget"},
@@ -1084,14 +1080,14 @@ func settingsOracleCases() []struct {
 			"floats":     []float64{0, -0.5, 1.5e300},
 			"bytes":      []byte{0xff, 0x00, 0x80},
 			"flags":      []bool{true, false},
-			"tuple":      nerveskey.Tuple{"a", 1},
+			"tuple":      etf.Tuple{"a", 1},
 			"utf8":       "Grüße ✓",
 			"empty":      map[string]any{},
-		}, nerveskey.AtomsUTF8},
-		{"go-known-atoms-utf8", known, nerveskey.AtomsUTF8},
-		{"go-known-atoms-latin1", known, nerveskey.AtomsLatin1},
-		{"go-new-atom", map[string]any{"k": nerveskey.Atom("nerveskey_atom_no_node_has_4711")}, nerveskey.AtomsUTF8},
-		{"go-max-524", map[string]any{"v": strings.Repeat("m", 524-17)}, nerveskey.AtomsUTF8},
+		}, etf.AtomsUTF8},
+		{"go-known-atoms-utf8", known, etf.AtomsUTF8},
+		{"go-known-atoms-latin1", known, etf.AtomsLatin1},
+		{"go-new-atom", map[string]any{"k": etf.Atom("nerveskey_atom_no_node_has_4711")}, etf.AtomsUTF8},
+		{"go-max-524", map[string]any{"v": strings.Repeat("m", 524-17)}, etf.AtomsUTF8},
 	}
 }
 
@@ -1153,7 +1149,7 @@ func TestSettingsElixirReadsGoWrites(t *testing.T) {
 	written := make([]map[string]any, len(cases))
 	for i, tc := range cases {
 		c, sim := newSettingsChip(t, nerveskeytest.ATECC608A, nil)
-		if err := c.PutSettingsTerm(t.Context(), nerveskey.Term{Value: tc.v, Atoms: tc.atoms}); err != nil {
+		if err := c.PutSettings(t.Context(), etf.Term{Value: tc.v, Atoms: tc.atoms}); err != nil {
 			t.Fatal(err)
 		}
 		typed, err := etf.TypedJSON(tc.v)

@@ -12,25 +12,17 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
+	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
 	"github.com/nerveskey/nerveskey/internal/layout"
 )
 
 var _ crypto.Signer = (*Key)(nil)
 
-// ErrInconsistent reports chip answers that a second route contradicts:
-// a signature that does not verify under the chip's public key (twice in
-// a row), two reads of the public key or of the configuration that differ,
-// or a challenge signature that does not verify during provisioning. It
-// means a faulty part or a glitched or tampered bus; see SECURITY.md.
-// During provisioning it stops the run before the data lock, so a re-run
-// on a sound bus completes the chip.
-var ErrInconsistent = errors.New("chip answers are inconsistent")
-
 // A Key is the device's P-256 private key in slot 0 of a provisioned chip.
 // It implements crypto.Signer; the private key never leaves the chip.
 //
-// A Key embeds its *Chip, so certificates, identity and settings are read
-// through it too (k.DeviceCertificate(ctx, nerveskey.Primary)).
+// [Key.Chip] returns the chip, for its certificates, identity and
+// settings.
 //
 // A Key is safe for concurrent use by multiple goroutines. Each signature is
 // one Nonce+Sign sequence in one wake cycle, never interleaved with another
@@ -39,9 +31,9 @@ var ErrInconsistent = errors.New("chip answers are inconsistent")
 // at once run one after the other in a shared wake cycle, as many as fit
 // in the chip's watchdog period, which saves a wake and a sleep each.
 type Key struct {
-	*Chip
+	chip     *Chip
 	pub      *ecdsa.PublicKey // read by Chip.Key, never changed
-	volatile bool             // ModeVolatile: the persistent latch must be set
+	volatile bool             // mode volatile: the persistent latch must be set
 	owns     bool             // Close closes the Chip (Open made it)
 	sessions sessionCaches    // TLS session caches of TLSConfig, emptied by Close
 	batch    signQueue        // signatures waiting for the chip (signer_batch.go)
@@ -73,6 +65,28 @@ func Open(ctx context.Context, bus i2c.Bus, opts *Options) (*Key, error) {
 	return k, nil
 }
 
+// OpenBus opens the I2C bus by name and returns the signing key of the
+// chip on it: the one call from a bus name to a Key. It initializes
+// periph's host drivers (host.Init), opens the bus with periph's i2creg
+// (name is for example "/dev/i2c-1", "1", or "" for the first bus), then
+// does what [Open] does. Closing the Key closes the chip and the bus.
+// Errors say what to check when the machine has no I2C bus or the bus
+// cannot be opened. To read or provision a chip that has no usable key
+// yet, open the bus with periph and call [OpenChip].
+func OpenBus(ctx context.Context, name string, opts *Options) (*Key, error) {
+	bus, err := ni2c.OpenBus(name)
+	if err != nil {
+		return nil, fmt.Errorf("nerveskey: %w", err)
+	}
+	k, err := Open(ctx, bus, opts)
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
+	k.chip.bus = bus
+	return k, nil
+}
+
 // Key returns the chip's signing key. It fails with ErrNotProvisioned when
 // the data zone is not locked, and with ErrNotNervesKey when a NervesKey
 // chip has a foreign configuration. It reads the public key once, with
@@ -94,12 +108,12 @@ func (c *Chip) key(ctx context.Context) (*Key, error) {
 	}
 	mode := modeOf(cfg)
 	switch {
-	case mode == ModeUnprovisioned:
+	case mode == modeUnprovisioned:
 		return nil, ErrNotProvisioned
-	case mode == ModeUnrecognized && c.typ == NervesKey:
+	case mode == modeUnrecognized && c.typ == NervesKey:
 		return nil, ErrNotNervesKey
 	}
-	k := &Key{Chip: c, volatile: mode == ModeVolatile}
+	k := &Key{chip: c, volatile: mode == modeVolatile}
 	if k.volatile {
 		if err := k.unlatch(ctx); err != nil {
 			return nil, err
@@ -113,10 +127,15 @@ func (c *Chip) key(ctx context.Context) (*Key, error) {
 	return k, nil
 }
 
+// Chip returns the chip the key is on, for its identity, certificates,
+// settings and random numbers. Closing the Key closes the Chip when [Open]
+// or [OpenBus] opened it; otherwise the caller closes the Chip.
+func (k *Key) Chip() *Chip { return k.chip }
+
 // unlatch sets a volatile-key chip's persistent latch if it is not set.
 func (k *Key) unlatch(ctx context.Context) error {
 	var set bool
-	err := k.dev.Do(ctx, func(s *atecc.Session) error {
+	err := k.chip.dev.Do(ctx, func(s *atecc.Session) error {
 		var err error
 		set, err = s.Latch(ctx)
 		return err
@@ -124,13 +143,13 @@ func (k *Key) unlatch(ctx context.Context) error {
 	if err != nil || set {
 		return err
 	}
-	if k.actKey == nil {
+	if k.chip.actKey == nil {
 		return ErrActivationKey
 	}
 	var key [32]byte
-	copy(key[:], k.actKey)
-	if err := k.dev.AuthVolatileKey(ctx, layout.ActivationSlot, key); err != nil {
-		if errors.Is(err, ErrMiscompare) {
+	copy(key[:], k.chip.actKey)
+	if err := k.chip.dev.AuthVolatileKey(ctx, layout.ActivationSlot, key); err != nil {
+		if errors.Is(err, atecc.ErrMiscompare) {
 			return fmt.Errorf("%w: %w", ErrActivationKey, err)
 		}
 		return err
@@ -144,7 +163,7 @@ func (k *Key) unlatch(ctx context.Context) error {
 func (k *Key) Close() error {
 	k.sessions.close()
 	if k.owns {
-		return k.Chip.Close()
+		return k.chip.Close()
 	}
 	return nil
 }
@@ -200,7 +219,7 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 	if n := opts.HashFunc().Size(); len(digest) != n || n < 32 {
 		return rs, nil, fmt.Errorf("digest is %d bytes; want %v's %d, and at least 32", len(digest), opts.HashFunc(), n)
 	}
-	if err := k.check(); err != nil {
+	if err := k.chip.check(); err != nil {
 		return rs, nil, err
 	}
 	var d [32]byte

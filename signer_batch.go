@@ -50,7 +50,7 @@ type signReq struct {
 // signDigest signs d with the slot 0 key through k's queue.
 func (k *Key) signDigest(ctx context.Context, d [32]byte) ([64]byte, error) {
 	if k.noBatch {
-		return k.dev.SignDigest(ctx, layout.KeySlot, d)
+		return k.chip.dev.SignDigest(ctx, layout.KeySlot, d)
 	}
 	wait, stop := context.WithCancel(ctx)
 	defer stop()
@@ -60,7 +60,7 @@ func (k *Key) signDigest(ctx context.Context, d [32]byte) ([64]byte, error) {
 	q.pending = append(q.pending, r)
 	q.mu.Unlock()
 	for {
-		err := k.dev.Do(wait, func(s *atecc.Session) error { return q.run(s, r) })
+		err := k.chip.dev.Do(wait, func(s *atecc.Session) error { return q.run(s, r) })
 		q.abandon(r, err)
 		select {
 		case <-r.done:

@@ -94,7 +94,7 @@ func TestSignBurstSharesWake(t *testing.T) {
 			}
 			for i := range 4 { // other work meanwhile: its own wake cycles
 				wg.Go(func() {
-					if err := k.PutSettings(t.Context(), map[string]any{"n": i}); err != nil {
+					if err := k.Chip().PutSettings(t.Context(), map[string]any{"n": i}); err != nil {
 						t.Error(err)
 					}
 				})

@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,8 +70,8 @@ func TestSignerWithOpaqueKeyProvisions(t *testing.T) {
 
 func TestLoadSignerPEMForms(t *testing.T) {
 	c, k := testSigner(t)
-	certPEM := nerveskey.EncodeCertificatePEM(c)
-	sec1, err := nerveskey.EncodeKeyPEM(k)
+	certPEM := cert.EncodeCertificatePEM(c)
+	sec1, err := cert.EncodeKeyPEM(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestLoadSignerPEMForms(t *testing.T) {
 		}
 	}
 	_, other := testSigner(t)
-	otherPEM, _ := nerveskey.EncodeKeyPEM(other)
+	otherPEM, _ := cert.EncodeKeyPEM(other)
 	if _, _, err := nerveskey.LoadSigner(certPEM, otherPEM); !errors.Is(err, nerveskey.ErrSignerKey) {
 		t.Errorf("mismatched key: %v", err)
 	}
@@ -117,9 +119,7 @@ func TestCheckSignerExplains(t *testing.T) {
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
 	c, _ := x509.ParseCertificate(der)
 	err := nerveskey.CheckSigner(c, k)
-	me, ok := errors.AsType[*nerveskey.MismatchError](err)
-	if !ok || !errors.Is(err, nerveskey.ErrNotCompressible) {
-		t.Fatalf("got %v", err)
+	if !errors.Is(err, nerveskey.ErrNotCompressible) || !strings.Contains(err.Error(), "serialNumber") {
+		t.Fatalf("got %v, want ErrNotCompressible naming the serial number", err)
 	}
-	t.Logf("field %q: %v", me.Field, err)
 }

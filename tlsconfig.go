@@ -81,7 +81,7 @@ func (k *Key) TLSCertificate(ctx context.Context) (tls.Certificate, error) {
 }
 
 func (k *Key) tlsCertificate(ctx context.Context, p Pair, omitSigner bool) (tls.Certificate, error) {
-	dev, err := k.DeviceCertificate(ctx, p)
+	dev, err := k.chip.certificate(ctx, p, deviceCert)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -90,7 +90,7 @@ func (k *Key) tlsCertificate(ctx context.Context, p Pair, omitSigner bool) (tls.
 	}
 	chain := [][]byte{dev.Raw}
 	if !omitSigner {
-		signer, err := k.SignerCertificate(ctx, p)
+		signer, err := k.chip.certificate(ctx, p, signerCert)
 		if err != nil {
 			return tls.Certificate{}, err
 		}

@@ -81,11 +81,11 @@ func newServerCert(t testing.TB) *serverCert {
 // device certificate's subject CN.
 func signerPool(t testing.TB, k *nerveskey.Key) (*x509.CertPool, *x509.Certificate, string) {
 	t.Helper()
-	signer, err := k.SignerCertificate(t.Context(), nerveskey.Primary)
+	signer, err := signerOf(k.Chip(), t.Context(), nerveskey.Primary)
 	if err != nil {
 		t.Fatalf("SignerCertificate: %v", err)
 	}
-	dev, err := k.DeviceCertificate(t.Context(), nerveskey.Primary)
+	dev, _, err := k.Chip().Certificates(t.Context(), nerveskey.Primary)
 	if err != nil {
 		t.Fatalf("DeviceCertificate: %v", err)
 	}

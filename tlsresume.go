@@ -52,7 +52,7 @@ func newSessionCache(k *Key, maxAge time.Duration) *sessionCache {
 // Get returns the session for key if it is younger than maxAge and the Key
 // is open.
 func (c *sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
-	closed := c.k.check() != nil // the Chip may be closed under a borrowed Key
+	closed := c.k.chip.check() != nil // the Chip may be closed under a borrowed Key
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if closed {

@@ -99,7 +99,7 @@ func TestTLSResume(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			k, chip := newTestKey(t, nerveskeytest.ATECC608A)
 			pool, _, _ := signerPool(t, k)
-			dev, _ := k.DeviceCertificate(t.Context(), nerveskey.Primary)
+			dev, _, _ := k.Chip().Certificates(t.Context(), nerveskey.Primary)
 			srv := newServerCert(t)
 			addr := startResumeServer(t, srv, pool, tt.version)
 			cfg, err := k.TLSConfig(t.Context(), &nerveskey.TLSOptions{RootCAs: srv.pool, ServerName: "localhost", Resume: tt.resume})
@@ -148,12 +148,12 @@ func TestTLSResumePairs(t *testing.T) {
 	cfgs := map[nerveskey.Pair]*tls.Config{}
 	srv := newServerCert(t)
 	for _, p := range []nerveskey.Pair{nerveskey.Primary, nerveskey.Aux} {
-		signer, err := k.SignerCertificate(t.Context(), p)
+		signer, err := signerOf(k.Chip(), t.Context(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pool.AddCert(signer)
-		dev, err := k.DeviceCertificate(t.Context(), p)
+		dev, _, err := k.Chip().Certificates(t.Context(), p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,8 +42,8 @@ func TestTrustAndGoImage(t *testing.T) {
 	bus := nerveskeytest.NewTrustAndGoChip(t, nil)
 	c := openChip(t, bus, &nerveskey.Options{Type: nerveskey.TrustAndGo})
 	ctx := t.Context()
-	if c.Addr() != 0x35 {
-		t.Errorf("Addr = %#x, want 0x35", c.Addr())
+	if addrOf(t.Context(), c) != 0x35 {
+		t.Errorf("Addr = %#x, want 0x35", addrOf(t.Context(), c))
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -53,15 +53,15 @@ func TestTrustAndGoImage(t *testing.T) {
 		info.ManufacturerSN != "01235A1B2C3D4E5F01" || info.Serial != [9]byte(testutil.Unhex(t, simTNGSN)) || info.HasAux {
 		t.Errorf("Info = %+v", info)
 	}
-	if mac, err := c.MAC(ctx); err != nil || mac != simTNGMAC {
+	if mac, err := macOf(ctx, c); err != nil || mac != simTNGMAC {
 		t.Errorf("MAC = %q, %v; want %q", mac, err, simTNGMAC)
 	}
 
-	dev, err := c.DeviceCertificate(ctx, nerveskey.Primary)
+	dev, _, err := c.Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := c.SignerCertificate(ctx, nerveskey.Primary)
+	signer, err := signerOf(c, ctx, nerveskey.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestTrustAndGoImage(t *testing.T) {
 	// Opened as a NervesKey (at its address), the chip has no NervesKey
 	// certificates: the templates differ.
 	nk := openChip(t, nerveskeytest.NewTrustAndGoChip(t, nil), &nerveskey.Options{Addr: 0x35})
-	if _, err := nk.SignerCertificate(ctx, nerveskey.Primary); err == nil {
+	if _, _, err := nk.Certificates(ctx, nerveskey.Primary); err == nil {
 		t.Error("Trust&Go signer read with the NervesKey template: no error")
 	}
 }

@@ -99,7 +99,7 @@ func newChipAgent(ctx context.Context, k *nerveskey.Key) (*chipAgent, error) {
 	if t := signer.PublicKey().Type(); t != ssh.KeyAlgoECDSA256 {
 		return nil, fmt.Errorf("agent: the chip's key is %s, want %s", t, ssh.KeyAlgoECDSA256)
 	}
-	in, err := k.Info(ctx)
+	in, err := k.Chip().Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/nerveskey/nerveskey"
+	ni2c "github.com/nerveskey/nerveskey/internal/i2c"
 	"github.com/nerveskey/nerveskey/nerveskeytest"
 )
 
@@ -139,6 +140,7 @@ type session struct {
 	initial []byte              // the image as loaded
 	unlock  func()              // releases the image file's lock (simlock_*.go)
 	shared  bool                // the lock is shared: the image is never saved
+	bus     io.Closer           // the hardware bus, closed by finish; nil with sim
 }
 
 // open opens the chip the global flags name, for a command that may
@@ -152,11 +154,18 @@ func (c *cli) openRead() (*session, error) { return c.openChip(true) }
 
 func (c *cli) openChip(shared bool) (*session, error) {
 	if c.g.sim == "" {
-		ch, err := nerveskey.OpenBus(c.ctx, c.g.bus, c.g.options())
+		// A Chip, not a Key: info, provision and config work on blank
+		// and foreign chips too.
+		bus, err := ni2c.OpenBus(c.g.bus)
 		if err != nil {
 			return nil, c.openHint(err)
 		}
-		return &session{Chip: ch}, nil
+		ch, err := nerveskey.OpenChip(c.ctx, bus, c.g.options())
+		if err != nil {
+			bus.Close()
+			return nil, c.openHint(err)
+		}
+		return &session{Chip: ch, bus: bus}, nil
 	}
 	if c.g.bus != "" {
 		return nil, usagef("", "--sim and --bus exclude each other")
@@ -231,6 +240,9 @@ func (c *cli) openHint(err error) error {
 // saving.
 func (s *session) finish(err error) error {
 	s.Chip.Close()
+	if s.bus != nil {
+		s.bus.Close()
+	}
 	if s.sim == nil {
 		return err
 	}

@@ -97,10 +97,11 @@ func (c *cli) config(args []string) error {
 		return err
 	}
 	return s.finish(func() error {
-		raw, err := s.ConfigZone(c.ctx)
+		in, err := s.Info(c.ctx)
 		if err != nil {
 			return err
 		}
+		raw := in.ConfigZone
 		j := decodeConfig(atecc.Config(raw))
 		if *asJSON {
 			return json.NewEncoder(c.stdout).Encode(j)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"math/big"
 	"os"
 	"os/exec"
@@ -217,8 +218,8 @@ func writeSigner(t *testing.T, dir, name string, years int, now time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, _ := nerveskey.EncodeKeyPEM(key)
-	writeFile(t, filepath.Join(dir, name+".cert"), nerveskey.EncodeCertificatePEM(crt))
+	kp, _ := cert.EncodeKeyPEM(key)
+	writeFile(t, filepath.Join(dir, name+".cert"), cert.EncodeCertificatePEM(crt))
 	writeFile(t, filepath.Join(dir, name+".key"), kp)
 }
 
@@ -444,7 +445,7 @@ func TestManifestResumed(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
-		if e.Step == nerveskey.StepLockConfig && e.Done {
+		if e.Step == 3 && e.Done {
 			cancel()
 		}
 	}}

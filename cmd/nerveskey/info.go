@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 
 	"github.com/nerveskey/nerveskey"
 )
@@ -59,7 +60,7 @@ func (c *cli) info(args []string) error {
 		}
 		j := infoJSON{
 			Provisioned:           in.Provisioned,
-			Mode:                  in.Mode.String(),
+			Mode:                  in.Mode,
 			Revision:              in.Revision,
 			Serial:                hex.EncodeToString(in.Serial[:]),
 			ManufacturerSN:        in.ManufacturerSN,
@@ -127,16 +128,16 @@ func (c *cli) cert(args []string) error {
 		var crt *x509.Certificate
 		var err error
 		if which == "device" {
-			crt, err = s.DeviceCertificate(c.ctx, pair)
+			crt, _, err = s.Certificates(c.ctx, pair)
 		} else {
-			crt, err = s.SignerCertificate(c.ctx, pair)
+			_, crt, err = s.Certificates(c.ctx, pair)
 		}
 		if err != nil {
 			return certError(err)
 		}
 		b := crt.Raw
 		if *elixir {
-			if b, err = nerveskey.ElixirDER(b); err != nil {
+			if b, err = cert.ElixirDER(b); err != nil {
 				return err
 			}
 		}

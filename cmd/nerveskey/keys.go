@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"os"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func (c *cli) loadSigner(cmd, certFile string, k *keyFlag) (_ *x509.Certificate,
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("signer certificate: %w", err)
 	}
-	crt, err := nerveskey.ParseCertificatePEM(certPEM)
+	crt, err := cert.ParseCertificatePEM(certPEM)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", certFile, err)
 	}
@@ -198,8 +199,8 @@ func certProblems(crt *x509.Certificate) []string {
 		why = append(why, fmt.Sprintf("its notBefore %s has minutes or seconds (the format stores whole hours)", nb.Format(time.RFC3339)))
 	}
 	years := na.Year() - nb.Year()
-	if !nb.AddDate(years, 0, 0).Equal(na) || years < nerveskey.MinSignerYears || years > nerveskey.MaxSignerYears {
-		why = append(why, fmt.Sprintf("its validity %s to %s is not %d to %d whole years", nb.Format(time.RFC3339), na.Format(time.RFC3339), nerveskey.MinSignerYears, nerveskey.MaxSignerYears))
+	if !nb.AddDate(years, 0, 0).Equal(na) || years < minSignerYears || years > maxSignerYears {
+		why = append(why, fmt.Sprintf("its validity %s to %s is not %d to %d whole years", nb.Format(time.RFC3339), na.Format(time.RFC3339), minSignerYears, maxSignerYears))
 	}
 	if y := nb.Year(); y < 2000 || y > 2031 {
 		why = append(why, fmt.Sprintf("it is issued in %d, outside 2000 to 2031", y))
@@ -238,3 +239,10 @@ func checkPublicP256(pub any) string {
 	}
 	return ""
 }
+
+// The validity a signer certificate may have: the compressed date field
+// holds 1 to 31 whole years (docs/nerves_key.md §7.2).
+const (
+	minSignerYears = 1
+	maxSignerYears = 31
+)

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"io/fs"
 	"math/big"
 	"os"
@@ -123,7 +124,7 @@ func TestPKCS11Factory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, name+".cert"), nerveskey.EncodeCertificatePEM(crt))
+		writeFile(t, filepath.Join(dir, name+".cert"), cert.EncodeCertificatePEM(crt))
 	}
 	adir := t.TempDir() // a directory is no manifest
 	copyFile(t, dir, "blank-608b.json")
@@ -204,7 +205,7 @@ func TestPKCS11LibraryPath(t *testing.T) {
 		if err := provisionChip(t.Context(), c, info, signerCert, signer, nil); err != nil {
 			t.Fatalf("%v: %v", rev, err)
 		}
-		dev, err := c.DeviceCertificate(t.Context(), nerveskey.Primary)
+		dev, _, err := c.Certificates(t.Context(), nerveskey.Primary)
 		if err != nil {
 			t.Fatal(err)
 		}

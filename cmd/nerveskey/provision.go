@@ -212,7 +212,7 @@ func (c *cli) provision(args []string) error {
 				ReuseKey:       pp.ReuseKey,
 			}
 			if out != nil {
-				out.Encode(event{Action: "start", Steps: nerveskey.NumSteps, DryRun: pp.DryRun, Plan: p})
+				out.Encode(event{Action: "start", Steps: provisionSteps, DryRun: pp.DryRun, Plan: p})
 			}
 			c.printPlan(p)
 			c.warnSignerExpiry(p)
@@ -326,10 +326,10 @@ func (c *cli) progress(out *json.Encoder, e nerveskey.StepEvent) {
 		state = "end"
 	}
 	if out != nil {
-		out.Encode(event{Action: "step", Step: int(e.Step), Steps: nerveskey.NumSteps, Name: e.Step.String(), State: state, Detail: e.Detail})
+		out.Encode(event{Action: "step", Step: e.Step, Steps: e.Steps, Name: e.Name, State: state, Detail: e.Detail})
 		return
 	}
-	prefix := fmt.Sprintf("nerveskey: step %d/%d: %s", int(e.Step), nerveskey.NumSteps, e.Step)
+	prefix := fmt.Sprintf("nerveskey: step %d/%d: %s", e.Step, e.Steps, e.Name)
 	switch {
 	case e.Skipped:
 		fmt.Fprintf(c.stderr, "%s: skipped (%s)\n", prefix, e.Detail)
@@ -474,3 +474,6 @@ func (g *globals) readKeyArg(s string, n int) ([]byte, error) {
 	}
 	return parseHex(s, n)
 }
+
+// provisionSteps is how many steps Provision reports (StepEvent.Steps).
+const provisionSteps = 9

@@ -29,7 +29,7 @@ func TestProvisionResumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
-		if e.Step == nerveskey.StepLockConfig && e.Done {
+		if e.Step == 3 && e.Done {
 			cancel()
 		}
 	}}

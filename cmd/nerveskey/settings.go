@@ -10,7 +10,7 @@ import (
 	"io"
 
 	"github.com/nerveskey/nerveskey"
-	"github.com/nerveskey/nerveskey/internal/etf"
+	"github.com/nerveskey/nerveskey/etf"
 )
 
 const settingsGetUsage = `Usage: nerveskey settings get [--typed | --raw]
@@ -91,7 +91,7 @@ func (c *cli) settingsGet(args []string) error {
 // has a faithful plain form and typed is false, else typed JSON. plain
 // says which.
 func settingsJSON(v any, typed bool) (out []byte, plain bool, err error) {
-	if _, isMap := v.(nerveskey.Map); isMap && !typed {
+	if _, isMap := v.(etf.Map); isMap && !typed {
 		if j, err := etf.ToJSON(v); err == nil {
 			out, err := json.MarshalIndent(j, "", "  ")
 			return out, true, err
@@ -179,7 +179,7 @@ func (c *cli) settingsPut(args []string) error {
 		case *typed:
 			// Any term, as settings get --typed may print one that is not
 			// a map; atoms in UTF-8, as OTP 26 and PutSettings write them.
-			err = s.PutSettingsTerm(c.ctx, nerveskey.Term{Value: value, Atoms: nerveskey.AtomsUTF8})
+			err = s.PutSettings(c.ctx, etf.Term{Value: value, Atoms: etf.AtomsUTF8})
 		default:
 			err = s.PutSettings(c.ctx, value)
 		}
@@ -192,7 +192,7 @@ func (c *cli) settingsPut(args []string) error {
 }
 
 // settingsFromJSON decodes one plain JSON object, or one typed JSON term,
-// into the values PutSettings encodes as Elixir would (internal/etf holds the one
+// into the values PutSettings encodes as Elixir would (package etf holds the one
 // JSON mapping of settings: integers stay exact, floats stay floats).
 func settingsFromJSON(data []byte, typed bool) (any, error) {
 	if typed {

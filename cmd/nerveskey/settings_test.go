@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/nerveskey/nerveskey/internal/etf"
+	"github.com/nerveskey/nerveskey/etf"
 )
 
 // FuzzSettingsJSON checks that JSON accepted by settings put prints back

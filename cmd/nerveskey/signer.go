@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"flag"
 	"fmt"
+	"github.com/nerveskey/nerveskey/internal/atecc/cert"
 	"math/big"
 	"os"
 	"time"
@@ -50,7 +51,7 @@ years after 2031.
 
 func (c *cli) signerCreate(args []string) error {
 	fs := flag.NewFlagSet("signer create", flag.ContinueOnError)
-	years := fs.Int("years", 1, fmt.Sprintf("validity in whole years, %d to %d (same as --years-valid)", nerveskey.MinSignerYears, nerveskey.MaxSignerYears))
+	years := fs.Int("years", 1, fmt.Sprintf("validity in whole years, %d to %d (same as --years-valid)", minSignerYears, maxSignerYears))
 	yearsValid := fs.Int("years-valid", 0, "validity in whole years, as nerves_key's option (default 1)")
 	key := addKeyFlags(fs, "key", "certify this existing P-256 key instead of making one")
 	pos, err := c.parse(fs, signerCreateUsage, args, 1, 1)
@@ -65,8 +66,8 @@ func (c *cli) signerCreate(args []string) error {
 	if set["years-valid"] {
 		*years = *yearsValid
 	}
-	if *years < nerveskey.MinSignerYears || *years > nerveskey.MaxSignerYears {
-		return usagef("signer create", "--years-valid %d: want %d to %d", *years, nerveskey.MinSignerYears, nerveskey.MaxSignerYears)
+	if *years < minSignerYears || *years > maxSignerYears {
+		return usagef("signer create", "--years-valid %d: want %d to %d", *years, minSignerYears, maxSignerYears)
 	}
 	name := pos[0]
 	if err := checkName(name); err != nil {
@@ -86,7 +87,7 @@ func (c *cli) signerCreate(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(certFile, nerveskey.EncodeCertificatePEM(crt), 0o644, false); err != nil {
+		if err := writeFileAtomic(certFile, cert.EncodeCertificatePEM(crt), 0o644, false); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stderr, "nerveskey: wrote %s for %s (%s, valid until %s); no key file\n", certFile, k.Desc, crt.Subject, crt.NotAfter.UTC().Format(time.DateOnly))
@@ -99,11 +100,11 @@ func (c *cli) signerCreate(args []string) error {
 	if err != nil {
 		return err
 	}
-	keyPEM, err := nerveskey.EncodeKeyPEM(pk)
+	keyPEM, err := cert.EncodeKeyPEM(pk)
 	if err != nil {
 		return err
 	}
-	if err := writePair(certFile, nerveskey.EncodeCertificatePEM(crt), keyFile, keyPEM); err != nil {
+	if err := writePair(certFile, cert.EncodeCertificatePEM(crt), keyFile, keyPEM); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "nerveskey: wrote %s and %s (%s, valid until %s)\n", certFile, keyFile, crt.Subject, crt.NotAfter.UTC().Format(time.DateOnly))
@@ -150,11 +151,11 @@ func (c *cli) deviceCreate(args []string) error {
 	if err != nil {
 		return err
 	}
-	keyPEM, err := nerveskey.EncodeKeyPEM(key)
+	keyPEM, err := cert.EncodeKeyPEM(key)
 	if err != nil {
 		return err
 	}
-	if err := writePair(outCert, nerveskey.EncodeCertificatePEM(crt), outKey, keyPEM); err != nil {
+	if err := writePair(outCert, cert.EncodeCertificatePEM(crt), outKey, keyPEM); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "nerveskey: wrote %s and %s (CN=%s, issued by %s)\n", outCert, outKey, crt.Subject.CommonName, crt.Issuer)
@@ -258,7 +259,7 @@ func (c *cli) signerCrossCert(args []string) error {
 	if err := crt.CheckSignatureFrom(ca); err != nil {
 		return fmt.Errorf("cross-cert: the CA key's signature does not verify under %s: %w", *caFile, err)
 	}
-	if err := writeOut(c, *out, nerveskey.EncodeCertificatePEM(crt)); err != nil {
+	if err := writeOut(c, *out, cert.EncodeCertificatePEM(crt)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "nerveskey: cross certificate for %s issued by %s, valid until %s\n", crt.Subject, crt.Issuer, crt.NotAfter.UTC().Format(time.DateOnly))
@@ -338,7 +339,7 @@ func (c *cli) signerVerificationCert(args []string) error {
 	if err := crt.CheckSignatureFrom(signer); err != nil {
 		return fmt.Errorf("verification-cert: the signature does not verify under the signer: %w", err)
 	}
-	if err := writeOut(c, *out, nerveskey.EncodeCertificatePEM(crt)); err != nil {
+	if err := writeOut(c, *out, cert.EncodeCertificatePEM(crt)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "nerveskey: verification certificate CN=%s signed by %s, valid until %s\n", *code, signer.Subject, notAfter.Format(time.DateOnly))
@@ -356,7 +357,7 @@ func readCert(file string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	crt, err := nerveskey.ParseCertificatePEM(b)
+	crt, err := cert.ParseCertificatePEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

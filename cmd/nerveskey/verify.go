@@ -152,12 +152,12 @@ func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, 
 	if pair == nerveskey.Aux {
 		prefix = "aux_"
 	}
-	dev, err := s.DeviceCertificate(c.ctx, pair)
+	dev, _, err := s.Certificates(c.ctx, pair)
 	if !r.add(prefix+"device_cert", err, "") {
 		return nil
 	}
 	r.Checks[len(r.Checks)-1].Detail = fmt.Sprintf("CN=%s serial %x", dev.Subject.CommonName, dev.SerialNumber)
-	signer, err := s.SignerCertificate(c.ctx, pair)
+	_, signer, err := s.Certificates(c.ctx, pair)
 	if !r.add(prefix+"signer_cert", err, "") {
 		return dev
 	}
@@ -177,7 +177,7 @@ func (c *cli) checkChain(s *session, pair nerveskey.Pair, roots *x509.CertPool, 
 		anchor = rootsName
 	}
 	var chainErr error
-	if roots == nil && s.Type() == nerveskey.TrustAndGo && pair == nerveskey.Primary {
+	if roots == nil && c.g.options().Type == nerveskey.TrustAndGo && pair == nerveskey.Primary {
 		// Not self-signed: check the one link and say the chain is open.
 		chainErr = dev.CheckSignatureFrom(signer)
 		anchor = "the signer (not checked up to Microchip's root: give --roots)"
@@ -252,7 +252,7 @@ func (c *cli) selftest(args []string) error {
 		if !r.add("info", err, "") {
 			return c.printReport("selftest", &r, *asJSON)
 		}
-		r.Checks[0].Detail = fmt.Sprintf("%s %s serial %x, mode %s, manufacturer_sn %q", in.Revision, s.Type(), in.Serial, in.Mode, in.ManufacturerSN)
+		r.Checks[0].Detail = fmt.Sprintf("%s %s serial %x, mode %s, manufacturer_sn %q", in.Revision, in.Type, in.Serial, in.Mode, in.ManufacturerSN)
 
 		dev := c.checkChain(s, nerveskey.Primary, roots, "--signer-cert", &r)
 

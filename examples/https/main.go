@@ -58,7 +58,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	target := *url
 	if target == "" {
 		// A local server that trusts the chip's signer as client CA.
-		signer, err := key.SignerCertificate(ctx, nerveskey.Primary)
+		_, signer, err := key.Chip().Certificates(ctx, nerveskey.Primary)
 		if err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	if url == "" {
-		signer, err := key.SignerCertificate(ctx, nerveskey.Primary)
+		_, signer, err := key.Chip().Certificates(ctx, nerveskey.Primary)
 		if err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	_, err = chip.Provision(ctx, info, signerCert, signerKey, &nerveskey.ProvisionOptions{
 		Progress: func(e nerveskey.StepEvent) {
 			if e.Done {
-				fmt.Fprintf(stdout, "provision: %v done\n", e.Step)
+				fmt.Fprintf(stdout, "provision: %s done\n", e.Name)
 			}
 		},
 	})
@@ -82,7 +82,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dev, err := key.DeviceCertificate(ctx, nerveskey.Primary)
+	dev, _, err := key.Chip().Certificates(ctx, nerveskey.Primary)
 	if err != nil {
 		return err
 	}

@@ -15,19 +15,18 @@ import (
 // provisions a blank simulated chip with a new signer. The returned
 // function closes the chip.
 func OpenKey(ctx context.Context, name string) (*nerveskey.Key, func(), error) {
-	var c *nerveskey.Chip
-	var err error
 	if name != "" {
-		c, err = nerveskey.OpenBus(ctx, name, nil)
-	} else {
-		c, err = nerveskey.OpenChip(ctx, nerveskeytest.NewChip(nil), nil)
+		k, err := nerveskey.OpenBus(ctx, name, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, func() { k.Close() }, nil
 	}
+	c, err := nerveskey.OpenChip(ctx, nerveskeytest.NewChip(nil), nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	if name == "" {
-		err = provision(ctx, c)
-	}
+	err = provision(ctx, c)
 	var k *nerveskey.Key
 	if err == nil {
 		k, err = c.Key(ctx)
@@ -45,10 +44,11 @@ func provision(ctx context.Context, c *nerveskey.Chip) error {
 	if err != nil {
 		return err
 	}
-	info, err := c.DefaultInfo(ctx)
+	in, err := c.Info(ctx)
 	if err != nil {
 		return err
 	}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: in.DefaultManufacturerSN, BoardName: "NervesKey"}
 	_, err = c.Provision(ctx, info, signerCert, signerKey, nil)
 	return err
 }

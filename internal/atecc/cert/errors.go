@@ -52,7 +52,8 @@ func (e *FormatError) Unwrap() error { return ErrMalformed }
 
 // A TemplateError reports a compressed-certificate trailer field that does
 // not have the value a template requires. It unwraps to
-// [ErrTemplateMismatch].
+// [ErrTemplateMismatch] and to [ErrMalformed]: slot data with another
+// template's trailer is not a certificate of this slot.
 type TemplateError struct {
 	Template Template
 	Field    string // "template_id", "chain_id", "signer_id" or "sn_source"
@@ -66,7 +67,7 @@ func (e *TemplateError) Error() string {
 }
 
 // Unwrap returns [ErrTemplateMismatch].
-func (e *TemplateError) Unwrap() error { return ErrTemplateMismatch }
+func (e *TemplateError) Unwrap() []error { return []error{ErrTemplateMismatch, ErrMalformed} }
 
 // A DateError reports a date or validity period that a compressed
 // certificate cannot hold. It unwraps to [ErrDateRange].

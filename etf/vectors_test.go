@@ -20,7 +20,7 @@ type vector struct {
 
 func readVectors(tb testing.TB) []vector {
 	tb.Helper()
-	data, err := os.ReadFile("../../testdata/elixir-chips.json")
+	data, err := os.ReadFile("../testdata/elixir-chips.json")
 	if err != nil {
 		tb.Fatal(err)
 	}

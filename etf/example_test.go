@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/nerveskey/nerveskey/internal/etf"
+	"github.com/nerveskey/nerveskey/etf"
 )
 
 // Settings as Elixir 1.14 / OTP 25 wrote them for

@@ -2,7 +2,7 @@
 // Format that a NervesKey settings map can hold: maps, binaries, atoms,
 // integers of any size, floats, lists, charlists and tuples. It is what
 // Elixir's :erlang.term_to_binary/1 and binary_to_term/2 do to the 524-byte
-// settings area (spec/nerves_key.md §6.4).
+// settings area (docs/nerves_key.md §6.4).
 //
 // [Decode] and [DecodeTerm] read the first term after the version byte 131
 // and ignore what follows, as binary_to_term does, so the zero padding of the
