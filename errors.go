@@ -26,8 +26,8 @@ import (
 // execution error (the command is not allowed in the chip's lock state or
 // configuration), 0x11 no command after wake, 0xEE watchdog about to
 // expire (retried), 0xFF CRC or other communication error (retried). A
-// StatusError with Status 0x0F unwraps to [ErrExecution]; one for a
-// watchdog expiry to [ErrTimeout].
+// StatusError with Status 0x0F unwraps to [ErrExecution]; compare the
+// other values with errors.AsType[*nerveskey.StatusError] and Status.
 type StatusError = i2c.StatusError
 
 // A BusError is an error from the I2C bus while talking to an awake chip.
@@ -44,7 +44,7 @@ var (
 	// example a write to a locked slot).
 	ErrExecution = atecc.ErrExecution
 	// ErrTimeout reports a chip that stayed busy past a command's maximum
-	// execution time, or that let its watchdog expire.
+	// execution time.
 	ErrTimeout = atecc.ErrTimeout
 	// ErrWake reports that no chip answered the wake sequence at the
 	// address: check the address, the wiring and the bus speed.

@@ -25,7 +25,7 @@ import (
 // from nerves_key: on both device types the aux pair is written and read
 // back with the NervesKey templates (nerves_key writes NervesKey-format
 // data on a Trust&Go chip but reads it with Trust&Go templates, so its aux
-// certificates never rebuild there; spec/nerves_key.md §4.4). The pair is
+// certificates never rebuild there; docs/nerves_key.md §4.4). The pair is
 // read back and verified after writing. Only Now, Rand and DryRun of opts
 // are used. On a volatile-key chip, open the Chip with
 // Options.ActivationKey: the device public key needs the persistent latch.

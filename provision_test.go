@@ -363,7 +363,7 @@ func TestProvisionMatchesElixir(t *testing.T) {
 }
 
 // TestProvisionVolatile provisions 608A and 608B chips with volatile keys
-// and checks the configuration of spec/nerves_key.md §3.3 (with 81 90),
+// and checks the configuration of docs/nerves_key.md §3.3 (with 81 90),
 // the key slots, the locks and that the key signs only with the
 // activation key.
 func TestProvisionVolatile(t *testing.T) {
@@ -759,7 +759,7 @@ func bigOne() *big.Int { return big.NewInt(1) }
 func pkixName(cn string) pkix.Name { return pkix.Name{CommonName: cn} }
 
 // elixirProvision replays nerves_key's provision/4 command sequence
-// (spec/nerves_key.md §4.1, §3.2, §8) on d, one request per wake cycle as
+// (docs/nerves_key.md §4.1, §3.2, §8) on d, one request per wake cycle as
 // the Elixir driver sends them: config_compatible? reads the config (4
 // reads; configured? and configure hit the response cache), 12 config
 // writes, the config lock, 2 OTP writes, GenKey, device_sn reads the

@@ -1,7 +1,20 @@
-// Package layout says what a chip is from its configuration zone: blank,
-// a NervesKey (regular or volatile key), a Microchip Trust&Go part, or
-// configured by someone else. It is the one place that decision is made;
-// the nerveskey package's Info, Key and the CLI all ask [Detect].
+// Package layout is the one home of the NervesKey facts: what a chip is
+// from its configuration zone ([Detect]), and how a NervesKey lays out its
+// memory. Each fact is decided once, in one file, and both reading a chip
+// and provisioning one ask it:
+//
+//   - layout.go: detection of blank, NervesKey (regular or volatile key),
+//     Trust&Go and foreign chips;
+//   - config.go: the NervesKey configuration image provisioning writes
+//     ([NervesKeyConfig]) and its comparison with a chip ([ConfigDiff]);
+//   - slots.go: the slot map (key, activation and encryption slots, the
+//     certificate pairs, the Trust&Go MAC) and the slots locked last;
+//   - otp.go: the OTP zone layout ([OTP], [ParseOTP], [NewOTP]);
+//   - serial.go: the manufacturer serial number and board name rules, the
+//     defaults, and the one all-zero test;
+//   - settings.go: the settings area ([SettingsChunks]);
+//   - rebuild.go: the one certificate rebuild from slot bytes
+//     ([RebuildSigner], [RebuildDevice]).
 //
 // # Sources
 //

@@ -23,7 +23,7 @@ func otpHex(t testing.TB, parts ...string) [atecc.OTPSize]byte {
 }
 
 // TestNervesKeyOTPVectors checks nerves_key's otp_test.exs encodings
-// (spec/nerves_key.md §5.1).
+// (docs/nerves_key.md §5.1).
 func TestNervesKeyOTPVectors(t *testing.T) {
 	user := make([]byte, 32)
 	for i := range user {
