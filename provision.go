@@ -16,6 +16,8 @@ import (
 
 // ProvisioningInfo is the identity Provision writes to the OTP zone; the
 // manufacturer serial number is also the device certificate's subject CN.
+// nerves_key's default identity is Info.DefaultManufacturerSN (the chip
+// serial number in base32) with the board name "NervesKey".
 type ProvisioningInfo struct {
 	// ManufacturerSN is 1 to 32 bytes of UTF-8 (nerves_key's limit), without
 	// '/' or control characters.
