@@ -78,9 +78,27 @@ func TestSignBurstSharesWake(t *testing.T) {
 			ct.mu.Unlock()
 			chip.ResetStats()
 			pub := k.Public().(*ecdsa.PublicKey)
+			// Hold the first Nonce inside the chip until every signer has
+			// called Sign, so that signatures are queued behind a busy chip
+			// however the goroutines are scheduled on a loaded machine.
+			var started sync.WaitGroup
+			started.Add(32)
+			release := make(chan struct{})
+			var once sync.Once
+			chip.SetCommandHook(func(c *nerveskeytest.Command) {
+				if c.Opcode == 0x16 { // Nonce
+					once.Do(func() { <-release })
+				}
+			})
+			go func() {
+				started.Wait()
+				time.Sleep(50 * time.Millisecond) // from calling Sign to waiting in its queue
+				close(release)
+			}()
 			var wg sync.WaitGroup
 			for i := range 32 {
 				wg.Go(func() {
+					started.Done()
 					d := sha256.Sum256(fmt.Appendf(nil, "digest %d", i))
 					sig, err := k.Sign(nil, d[:], crypto.SHA256)
 					if err != nil {
