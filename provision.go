@@ -1407,28 +1407,9 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err := checkSigner(signerCert, signer, now); err != nil {
 		return err
 	}
-	cfg, err := c.config(ctx)
+	sn, name, err := c.auxSubject(ctx)
 	if err != nil {
 		return err
-	}
-	sn := cfg.SerialNumber()
-	var name string
-	if c.typ == TrustAndGo {
-		s5, err := c.dev.ReadSlot(ctx, slotMAC)
-		if err != nil {
-			return err
-		}
-		name = string(s5[:12])
-	} else {
-		b, err := c.dev.ReadOTP(ctx)
-		if err != nil {
-			return err
-		}
-		otp, err := atecc.ParseNervesKeyOTP(b)
-		if err != nil {
-			return err
-		}
-		name = otp.ManufacturerSN
 	}
 	k, err := c.key(ctx)
 	if err != nil {
@@ -1449,38 +1430,7 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err != nil {
 		return err
 	}
-	var s9, s14, s15 []byte
-	err = c.dev.Do(ctx, func(s *atecc.Session) error {
-		if err := s.WriteSlot(ctx, slotAuxDevice, dc); err != nil {
-			return err
-		}
-		if err := s.WriteSlot(ctx, slotAuxSignerPub, xy); err != nil { // 64 bytes only, as upstream
-			return err
-		}
-		if err := s.WriteSlot(ctx, slotAuxSigner, sc); err != nil {
-			return err
-		}
-		var err error
-		if s9, err = s.ReadSlot(ctx, slotAuxDevice); err != nil {
-			return err
-		}
-		if s14, err = s.ReadSlot(ctx, slotAuxSignerPub); err != nil {
-			return err
-		}
-		s15, err = s.ReadSlot(ctx, slotAuxSigner)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	dev, err := rebuildPair(k.pub, sn, name, s9, s14, s15, signerCert, now)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(dev.Raw, der) {
-		return fmt.Errorf("%w: the aux device certificate read back differs from the one signed", ErrVerify)
-	}
-	return nil
+	return c.writeAuxSlots(ctx, k.pub, sn, name, auxImages{device: dc, signerXY: xy, signer: sc}, signerCert, der, now)
 }
 
 // requireDataLock returns ErrNotProvisioned unless the data zone is locked.
