@@ -131,6 +131,11 @@ type Info struct {
 	// HasAux reports whether aux certificates are present (slot 9 is not
 	// all zeros).
 	HasAux bool
+	// UserData is the OTP user data (bytes 32–63, nerves_key's OTP user
+	// field, ProvisioningInfo.UserData), all zeros when there is none:
+	// when ManufacturerSN does not come from the OTP, or is over 16 bytes
+	// and takes those bytes.
+	UserData [32]byte
 }
 
 // Info returns the chip's identity. It works on unprovisioned chips too,
@@ -190,6 +195,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 		switch {
 		case err == nil:
 			info.ManufacturerSN, info.BoardName = o.ManufacturerSN, o.BoardName
+			info.UserData = userData(&o)
 		case !foreign:
 			return nil, err
 		}

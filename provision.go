@@ -179,6 +179,11 @@ type ProvisioningInfo struct {
 	ManufacturerSN string
 	// BoardName is at most MaxBoardNameLen bytes (may be empty).
 	BoardName string
+	// UserData is written to OTP bytes 32–63, nerves_key's OTP user
+	// field (Info.UserData reads it). Non-zero user data needs a
+	// ManufacturerSN of at most 16 bytes: a longer one takes those bytes.
+	// Default all zeros, as nerves_key's provisioning writes.
+	UserData [32]byte
 }
 
 // DefaultInfo returns nerves_key's default provisioning info for the chip
@@ -799,6 +804,9 @@ func (p *provisioning) checkInputs() error {
 	}
 	otp, err := atecc.NewNervesKeyOTP(p.info.BoardName, p.info.ManufacturerSN)
 	if err == nil {
+		if err := setUserData(&otp, &p.info); err != nil {
+			return err
+		}
 		p.otp, err = otp.Marshal()
 	}
 	if err != nil {
@@ -1138,6 +1146,9 @@ func (p *provisioning) verify(pub *ecdsa.PublicKey, otpb [atecc.OTPSize]byte, de
 	if otp.ManufacturerSN != p.info.ManufacturerSN || otp.BoardName != p.info.BoardName {
 		return nil, fmt.Errorf("%w: the OTP holds serial %q and board %q, not %q and %q", ErrVerify,
 			otp.ManufacturerSN, otp.BoardName, p.info.ManufacturerSN, p.info.BoardName)
+	}
+	if want, _ := atecc.ParseNervesKeyOTP(p.otp); otp.User != want.User {
+		return nil, fmt.Errorf("%w: the OTP holds user data %x, not %x", ErrVerify, otp.User, want.User)
 	}
 	dev, err := rebuildPair(pub, p.sn, otp.ManufacturerSN, devB, pubB, signerB, p.signerCert, p.now)
 	if err != nil {
