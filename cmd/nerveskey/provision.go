@@ -103,9 +103,9 @@ type plan struct {
 	ManufacturerSN string `json:"manufacturer_sn"`
 	BoardName      string `json:"board_name"`
 	UserData       string `json:"user_data,omitempty"` // OTP user data, hex, when given
-	Signer         string `json:"signer"`           // signer certificate subject
-	SignerNotAfter string `json:"signer_not_after"` // RFC 3339
-	DeviceNotAfter string `json:"device_not_after"` // RFC 3339
+	Signer         string `json:"signer"`              // signer certificate subject
+	SignerNotAfter string `json:"signer_not_after"`    // RFC 3339
+	DeviceNotAfter string `json:"device_not_after"`    // RFC 3339
 	Volatile       bool   `json:"volatile"`
 	// Set only when resuming an interrupted run.
 	ConfigLocked bool `json:"config_locked,omitempty"` // the configuration lock is done
