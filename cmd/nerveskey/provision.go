@@ -102,15 +102,17 @@ type plan struct {
 	Serial         string `json:"serial"`   // 9-byte chip serial, hex
 	ManufacturerSN string `json:"manufacturer_sn"`
 	BoardName      string `json:"board_name"`
-	UserData       string `json:"user_data,omitempty"` // OTP user data, hex, when given
-	Signer         string `json:"signer"`              // signer certificate subject
-	SignerNotAfter string `json:"signer_not_after"`    // RFC 3339
-	DeviceNotAfter string `json:"device_not_after"`    // RFC 3339
+	Signer         string `json:"signer"`           // signer certificate subject
+	SignerNotAfter string `json:"signer_not_after"` // RFC 3339
+	DeviceNotAfter string `json:"device_not_after"` // RFC 3339
 	Volatile       bool   `json:"volatile"`
 	// Set only when resuming an interrupted run.
 	ConfigLocked bool `json:"config_locked,omitempty"` // the configuration lock is done
 	DataLocked   bool `json:"data_locked,omitempty"`   // only the key slot lock remains
 	ReuseKey     bool `json:"reuse_key,omitempty"`     // slot 0's key is reused
+
+	// OTP user data, hex, when given (--user-data).
+	UserData string `json:"user_data,omitempty"`
 }
 
 func (c *cli) provision(args []string) error {
