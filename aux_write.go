@@ -49,6 +49,9 @@ func (c *Chip) writeAux(ctx context.Context, deviceCert, signerCert *x509.Certif
 	}
 	c.forget()
 	defer c.forget()
+	if err := c.checkAuxSlots(ctx); err != nil {
+		return err
+	}
 	if deviceCert == nil {
 		return &InputError{Field: "device certificate", Reason: "missing"}
 	}
@@ -179,11 +182,35 @@ func (c *Chip) auxSubject(ctx context.Context) ([9]byte, string, error) {
 	return sn, otp.ManufacturerSN, nil
 }
 
+// checkAuxSlots refuses, before anything is written, a chip whose slots
+// 9, 14 and 15 cannot hold an aux pair: a slot that is locked, or secret
+// or encrypted for reads (so the pair could not be read back), as slot 9
+// of a Trust&Go part, where Microchip's configuration keeps a secret key.
+func (c *Chip) checkAuxSlots(ctx context.Context) error {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	for _, slot := range []int{slotAuxDevice, slotAuxSignerPub, slotAuxSigner} {
+		sc := cfg.SlotConfig(slot)
+		switch {
+		case cfg.SlotLocked(slot):
+			return &ConfigError{Op: "aux", Reason: fmt.Sprintf("slot %d is locked", slot)}
+		case sc.IsSecret() || sc.EncryptRead():
+			return &ConfigError{Op: "aux", Reason: fmt.Sprintf("slot %d SlotConfig 0x%04x is secret or encrypted for reads (IsSecret, EncryptRead): an aux certificate written there could not be read back, and would overwrite a key", slot, uint16(sc))}
+		}
+	}
+	return nil
+}
+
 // writeAuxSlots writes an aux pair as nerves_key does (slot 14 as two
 // 32-byte writes, leaving bytes 64–71 as they were), reads it back, and
 // checks that it rebuilds into the device certificate der, chained to
 // signerCert.
 func (c *Chip) writeAuxSlots(ctx context.Context, pub *ecdsa.PublicKey, sn [9]byte, name string, im auxImages, signerCert *x509.Certificate, der []byte, now time.Time) error {
+	if err := c.checkAuxSlots(ctx); err != nil {
+		return err
+	}
 	var s9, s14, s15 []byte
 	err := c.dev.Do(ctx, func(s *atecc.Session) error {
 		if err := s.WriteSlot(ctx, slotAuxDevice, im.device); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -18,6 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/nerveskey/nerveskey"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
@@ -189,11 +193,14 @@ func TestWriteAuxRefused(t *testing.T) {
 	}
 	rsaDev, _ := x509.ParseCertificate(rsaDevDER)
 
+	quirk := resignedWithQuirk(t, good, auxCert, auxKey)
+
 	for _, tt := range []struct {
 		name           string
 		dev, signer    *x509.Certificate
 		field          string // InputError.Field
 		mismatchField  string // MismatchError.Field starts with it
+		reason         string // InputError.Reason contains it
 		wantMismatch   bool
 		wantSignerKeyE bool
 	}{
@@ -202,6 +209,7 @@ func TestWriteAuxRefused(t *testing.T) {
 		{name: "wrong CN", dev: device(pub, "SOMEONE-ELSE"), signer: auxCert, field: "device certificate", wantMismatch: true, mismatchField: "subject"},
 		{name: "crypto/x509 extensions", dev: goCert, signer: auxCert, field: "device certificate", wantMismatch: true, mismatchField: "extension"},
 		{name: "RSA signer", dev: rsaDev, signer: rsaCA, field: "signer certificate", wantSignerKeyE: true},
+		{name: "nerves_key would rebuild it wrongly", dev: quirk, signer: auxCert, field: "device certificate", reason: "below 2^247"},
 		{name: "no device certificate", signer: auxCert, field: "device certificate"},
 		{name: "no signer certificate", dev: good, field: "signer certificate"},
 	} {
@@ -213,8 +221,8 @@ func TestWriteAuxRefused(t *testing.T) {
 			if !ok || !errors.Is(err, nerveskey.ErrInvalidInput) {
 				t.Fatalf("err = %v, want an *InputError", err)
 			}
-			if ie.Field != tt.field {
-				t.Errorf("Field = %q, want %q", ie.Field, tt.field)
+			if ie.Field != tt.field || !strings.Contains(ie.Reason, tt.reason) {
+				t.Errorf("Field, Reason = %q, %q, want %q and a reason with %q", ie.Field, ie.Reason, tt.field, tt.reason)
 			}
 			if tt.wantMismatch {
 				me, ok := errors.AsType[*nerveskey.MismatchError](err)
@@ -240,5 +248,85 @@ func TestWriteAuxRefused(t *testing.T) {
 	_, blank := newBlankChip(t, nerveskeytest.ATECC608A, nil)
 	if err := blank.WriteAux(t.Context(), good, auxCert, provOpts(nil)); !errors.Is(err, nerveskey.ErrNotProvisioned) {
 		t.Fatalf("WriteAux on a blank chip: %v", err)
+	}
+}
+
+// resignedWithQuirk signs c's TBSCertificate again with key until R or S
+// is below 2^247, the signatures nerves_key rebuilds as non-minimal DER
+// (about 1 in 256), and returns the certificate with that signature.
+func resignedWithQuirk(t *testing.T, c, signer *x509.Certificate, key *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	digest := sha256.Sum256(c.RawTBSCertificate)
+	low := new(big.Int).Lsh(big.NewInt(1), 247)
+	for range 1 << 14 {
+		r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cmp(low) >= 0 && s.Cmp(low) >= 0 {
+			continue
+		}
+		var b cryptobyte.Builder
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(c.RawTBSCertificate)
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier([]int{1, 2, 840, 10045, 4, 3, 2}) // ecdsa-with-SHA256
+			})
+			b.AddASN1BitString(func() []byte {
+				var sig cryptobyte.Builder
+				sig.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1BigInt(r)
+					b.AddASN1BigInt(s)
+				})
+				return sig.BytesOrPanic()
+			}())
+		})
+		q, err := x509.ParseCertificate(b.BytesOrPanic())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.CheckSignatureFrom(signer); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	t.Fatal("no signature with R or S below 2^247 in 16384 tries")
+	return nil
+}
+
+// TestWriteAuxTrustAndGo refuses to write aux certificates to a Trust&Go
+// part, whose slot 9 holds a secret key that cannot be read, before
+// anything is written.
+func TestWriteAuxTrustAndGo(t *testing.T) {
+	sim := nerveskeytest.NewTrustAndGoChip(t, nil)
+	c := openChip(t, sim, &nerveskey.Options{Type: nerveskey.TrustAndGo})
+	k, err := c.Key(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := c.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := c.MAC(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	auxCert, auxKey := testSigner(t)
+	der, _, err := cert.NewDevice(rand.Reader, k.Public().(*ecdsa.PublicKey), in.Serial, mac, auxCert, auxKey, provNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := x509.ParseCertificate(der)
+	before := sim.Image()
+	err = c.WriteAux(t.Context(), dev, auxCert, provOpts(nil))
+	if ce, ok := errors.AsType[*nerveskey.ConfigError](err); !ok || !strings.Contains(ce.Reason, "slot 9") {
+		t.Fatalf("err = %v, want a *ConfigError about slot 9", err)
+	}
+	if err := c.ProvisionAux(t.Context(), auxCert, auxKey, provOpts(nil)); !errors.As(err, new(*nerveskey.ConfigError)) {
+		t.Fatalf("ProvisionAux: err = %v, want a *ConfigError", err)
+	}
+	if !reflect.DeepEqual(sim.Image(), before) {
+		t.Fatal("a refused aux write changed the chip")
 	}
 }

@@ -1397,7 +1397,10 @@ func (p *provisioning) finish(ctx context.Context, todo []int) (string, error) {
 // from nerves_key: on both device types the aux pair is written and read
 // back with the NervesKey templates (nerves_key writes NervesKey-format
 // data on a Trust&Go chip but reads it with Trust&Go templates, so its aux
-// certificates never rebuild there; spec/nerves_key.md §4.4). The pair is
+// certificates never rebuild there; spec/nerves_key.md §4.4). A chip whose
+// slot 9, 14 or 15 is locked, secret or encrypted for reads (slot 9 of a
+// Trust&Go part as Microchip configures it holds a secret key) is refused
+// with a *ConfigError before anything is written. The pair is
 // read back and verified after writing. Only Now, Rand and DryRun of opts
 // are used. On a volatile-key chip, open the Chip with
 // Options.ActivationKey: the device public key needs the persistent latch.
