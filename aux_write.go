@@ -24,7 +24,7 @@ import (
 // slot 0 public key, that signerCert signed it, that signerCert is a
 // self-signed NervesKey signer, that both rebuild byte for byte from their
 // compressed forms with this chip's serial numbers (subject CN = the OTP
-// manufacturer serial number; the MAC in slot 5 on a Trust&Go chip), that
+// manufacturer serial number), that
 // the chain verifies at ProvisionOptions.Now, and that nerves_key would
 // rebuild the device certificate with a minimal DER signature too (1
 // signature in 256 it would not; have the CA sign again). Otherwise it
@@ -32,7 +32,10 @@ import (
 // does not fit the template it wraps a *MismatchError naming the first
 // field that differs, e.g. "extension 4 (subjectKeyIdentifier)".
 //
-// The pair is read back and verified after writing. Only Now and DryRun
+// A chip whose slot 9, 14 or 15 is locked, secret or encrypted for reads
+// (a Trust&Go part: its slot 9 holds a secret key) is refused with a
+// *ConfigError. The pair is read back and verified after writing. Only
+// Now and DryRun
 // of opts are used; DryRun stops after the checks. The data zone must be
 // locked (ErrNotProvisioned otherwise, before the inputs are checked). On a
 // volatile-key chip, open the Chip with Options.ActivationKey.
@@ -66,14 +69,15 @@ func (c *Chip) writeAux(ctx context.Context, deviceCert, signerCert *x509.Certif
 	if err != nil {
 		return err
 	}
-	im, err := checkAuxPair(k.pub, sn, name, deviceCert, signerCert, opts.now())
+	now := opts.now()
+	im, err := checkAuxPair(k.pub, sn, name, deviceCert, signerCert, now)
 	if err != nil {
 		return err
 	}
 	if opts != nil && opts.DryRun {
 		return nil
 	}
-	return c.writeAuxSlots(ctx, k.pub, sn, name, im, signerCert, deviceCert.Raw, opts.now())
+	return c.writeAuxSlots(ctx, k.pub, sn, name, im, signerCert, deviceCert.Raw, now)
 }
 
 // auxImages are the bytes of an aux pair: the compressed device
