@@ -35,10 +35,10 @@ import (
 // A chip whose slot 9, 14 or 15 is locked, secret or encrypted for reads
 // (a Trust&Go part: its slot 9 holds a secret key) is refused with a
 // *ConfigError. The pair is read back and verified after writing. Only
-// Now and DryRun
-// of opts are used; DryRun stops after the checks. The data zone must be
-// locked (ErrNotProvisioned otherwise, before the inputs are checked). On a
-// volatile-key chip, open the Chip with Options.ActivationKey.
+// Now and DryRun of opts are used; DryRun stops after the checks. The
+// data zone must be locked (ErrNotProvisioned otherwise, before the
+// inputs are checked). On a volatile-key chip, open the Chip with
+// Options.ActivationKey.
 func (c *Chip) WriteAux(ctx context.Context, deviceCert, signerCert *x509.Certificate, opts *ProvisionOptions) error {
 	if err := c.writeAux(ctx, deviceCert, signerCert, opts); err != nil {
 		return fmt.Errorf("nerveskey: write aux: %w", err)
