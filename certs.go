@@ -62,6 +62,11 @@ type Info struct {
 	// was opened (DS508 Table 2-5, DS608-TFLX Table 2-3), what "nerveskey
 	// config" decodes; Layout says what it makes the chip.
 	ConfigZone [128]byte
+	// UserData is the OTP user data (bytes 32–63, nerves_key's OTP user
+	// field, ProvisioningInfo.UserData), all zeros when there is none:
+	// when ManufacturerSN does not come from the OTP, or is over 16 bytes
+	// and takes those bytes.
+	UserData [32]byte
 }
 
 // Info returns the chip's identity. It works on unprovisioned chips too,
@@ -127,6 +132,7 @@ func (c *Chip) readInfo(ctx context.Context) (*Info, error) {
 		switch {
 		case err == nil:
 			info.ManufacturerSN, info.BoardName = o.ManufacturerSN, o.BoardName
+			info.UserData = o.User // zero in the long-serial layout
 		case !foreign:
 			return nil, err
 		}

@@ -8,11 +8,6 @@ import (
 	"github.com/nerveskey/nerveskey"
 )
 
-// chipInfo returns c's Info, for tests that check one field of it.
-func chipInfo(ctx context.Context, c *nerveskey.Chip) (*nerveskey.Info, error) {
-	return c.Info(ctx)
-}
-
 // hasAux reports Info.HasAux.
 func hasAux(ctx context.Context, c *nerveskey.Chip) (bool, error) {
 	in, err := c.Info(ctx)

@@ -25,6 +25,11 @@ type ProvisioningInfo struct {
 	// BoardName is at most 10 bytes (may be empty); nerves_key would
 	// truncate a longer one, Provision refuses it.
 	BoardName string
+	// UserData is written to OTP bytes 32–63, nerves_key's OTP user
+	// field (Info.UserData reads it). Non-zero user data needs a
+	// ManufacturerSN of at most 16 bytes: a longer one takes those bytes.
+	// Default all zeros, as nerves_key's provisioning writes.
+	UserData [32]byte
 }
 
 // VolatileKeys are the two 16-byte AES keys of volatile-key provisioning

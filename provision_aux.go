@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"fmt"
+	"time"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
 	"github.com/nerveskey/nerveskey/internal/atecc/cert"
@@ -25,8 +27,11 @@ import (
 // from nerves_key: on both device types the aux pair is written and read
 // back with the NervesKey templates (nerves_key writes NervesKey-format
 // data on a Trust&Go chip but reads it with Trust&Go templates, so its aux
-// certificates never rebuild there; docs/nerves_key.md §4.4). The pair is
-// read back and verified after writing. Only Now, Rand and DryRun of opts
+// certificates never rebuild there; docs/nerves_key.md §4.4). A chip whose
+// slot 9, 14 or 15 is locked, secret or encrypted for reads (slot 9 of a
+// Trust&Go part as Microchip configures it holds a secret key) is refused
+// with a *ConfigError before anything is written. The pair is read back
+// and verified after writing. Only Now, Rand and DryRun of opts
 // are used. On a volatile-key chip, open the Chip with
 // Options.ActivationKey: the device public key needs the persistent latch.
 func (c *Chip) ProvisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
@@ -46,28 +51,9 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err := checkSigner(signerCert, signer, now); err != nil {
 		return err
 	}
-	cfg, err := c.config(ctx)
+	sn, name, err := c.auxSubject(ctx)
 	if err != nil {
 		return err
-	}
-	sn := cfg.SerialNumber()
-	var name string
-	if c.typ == TrustAndGo {
-		s5, err := c.dev.ReadSlot(ctx, layout.MACSlot)
-		if err != nil {
-			return err
-		}
-		name = string(s5[:12])
-	} else {
-		b, err := c.dev.ReadOTP(ctx)
-		if err != nil {
-			return err
-		}
-		otp, err := layout.ParseOTP(b)
-		if err != nil {
-			return err
-		}
-		name = otp.ManufacturerSN
 	}
 	k, err := c.key(ctx)
 	if err != nil {
@@ -88,15 +74,81 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err != nil {
 		return err
 	}
+	return c.writeAuxSlots(ctx, k.pub, sn, name, auxImages{device: dc, signerXY: xy, signer: sc}, signerCert, der, now)
+}
+
+// auxImages are the bytes of an aux pair: the compressed device
+// certificate (slot 9), the signer public key X‖Y (the first 64 bytes of
+// slot 14) and the compressed signer certificate (slot 15).
+type auxImages struct {
+	device, signerXY, signer []byte
+}
+
+// auxSubject returns the chip serial number and the aux device
+// certificate's subject CN: the OTP manufacturer serial number on a
+// NervesKey, the MAC in slot 5 on a Trust&Go chip, as upstream.
+func (c *Chip) auxSubject(ctx context.Context) ([9]byte, string, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return [9]byte{}, "", err
+	}
+	sn := cfg.SerialNumber()
+	if c.typ == TrustAndGo {
+		s5, err := c.dev.ReadSlot(ctx, layout.MACSlot)
+		if err != nil {
+			return sn, "", err
+		}
+		return sn, string(s5[:layout.MACLen]), nil
+	}
+	b, err := c.dev.ReadOTP(ctx)
+	if err != nil {
+		return sn, "", err
+	}
+	otp, err := layout.ParseOTP(b)
+	if err != nil {
+		return sn, "", err
+	}
+	return sn, otp.ManufacturerSN, nil
+}
+
+// checkAuxSlots refuses, before anything is written, a chip whose slots
+// 9, 14 and 15 cannot hold an aux pair: a slot that is locked, or secret
+// or encrypted for reads (so the pair could not be read back), as slot 9
+// of a Trust&Go part, where Microchip's configuration keeps a secret key.
+func (c *Chip) checkAuxSlots(ctx context.Context) error {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	for _, slot := range []int{layout.DeviceCertSlot[Aux], layout.SignerKeySlot[Aux], layout.SignerCertSlot[Aux]} {
+		sc := cfg.SlotConfig(slot)
+		switch {
+		case cfg.SlotLocked(slot):
+			return &ConfigError{Op: "aux", Reason: fmt.Sprintf("slot %d is locked", slot)}
+		case sc.IsSecret() || sc.EncryptRead():
+			return &ConfigError{Op: "aux", Reason: fmt.Sprintf("slot %d SlotConfig 0x%04x is secret or encrypted for reads (IsSecret, EncryptRead): an aux certificate written there could not be read back, and would overwrite a key", slot, uint16(sc))}
+		}
+	}
+	return nil
+}
+
+// writeAuxSlots writes an aux pair as nerves_key does (slot 14 as two
+// 32-byte writes, leaving bytes 64–71 as they were), reads it back, and
+// checks that it rebuilds into the device certificate der, chained to
+// signerCert.
+func (c *Chip) writeAuxSlots(ctx context.Context, pub *ecdsa.PublicKey, sn [9]byte, name string, im auxImages, signerCert *x509.Certificate, der []byte, now time.Time) error {
+	if err := c.checkAuxSlots(ctx); err != nil {
+		return err
+	}
 	var s9, s14, s15 []byte
-	err = c.dev.Do(ctx, func(s *atecc.Session) error {
-		if err := s.WriteSlot(ctx, layout.DeviceCertSlot[Aux], dc); err != nil {
+	err := c.dev.Do(ctx, func(s *atecc.Session) error {
+		if err := s.WriteSlot(ctx, layout.DeviceCertSlot[Aux], im.device); err != nil {
 			return err
 		}
-		if err := s.WriteSlot(ctx, layout.SignerKeySlot[Aux], xy); err != nil { // 64 bytes only, as upstream
+		if err := s.WriteSlot(ctx, layout.SignerKeySlot[Aux], im.signerXY); err != nil { // 64 bytes only, as upstream
 			return err
 		}
-		if err := s.WriteSlot(ctx, layout.SignerCertSlot[Aux], sc); err != nil {
+		if err := s.WriteSlot(ctx, layout.SignerCertSlot[Aux], im.signer); err != nil {
 			return err
 		}
 		var err error
@@ -112,12 +164,12 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err != nil {
 		return err
 	}
-	dev, err := rebuildPair(k.pub, sn, name, s9, s14, s15, signerCert, now)
+	dev, err := rebuildPair(pub, sn, name, s9, s14, s15, signerCert, now)
 	if err != nil {
 		return err
 	}
 	if !bytes.Equal(dev.Raw, der) {
-		return fmt.Errorf("%w: the aux device certificate read back differs from the one signed", ErrVerify)
+		return fmt.Errorf("%w: the aux device certificate read back differs from the one given", ErrVerify)
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ func (p *provisioning) verify(pub *ecdsa.PublicKey, otpb [atecc.OTPSize]byte, de
 		return nil, fmt.Errorf("%w: the OTP holds serial %q and board %q, not %q and %q", ErrVerify,
 			otp.ManufacturerSN, otp.BoardName, p.info.ManufacturerSN, p.info.BoardName)
 	}
+	if otp.User != p.info.UserData {
+		return nil, fmt.Errorf("%w: the OTP holds user data %x, not %x", ErrVerify, otp.User, p.info.UserData)
+	}
 	dev, err := rebuildPair(pub, p.sn, otp.ManufacturerSN, devB, pubB, signerB, p.signerCert, p.now)
 	if err != nil {
 		return nil, err

@@ -62,6 +62,9 @@ func (p *provisioning) checkInputs() error {
 	}
 	otp, err := layout.NewOTP(p.info.BoardName, p.info.ManufacturerSN)
 	if err == nil {
+		if err := otp.SetUserData(p.info.UserData); err != nil {
+			return &InputError{Field: "user data", Reason: "does not fit the OTP zone", Err: err}
+		}
 		p.otp, err = otp.Marshal()
 	}
 	if err != nil {

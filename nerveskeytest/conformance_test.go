@@ -21,7 +21,7 @@ func (h *host) writeCounter1(v uint32) {
 	h.t.Helper()
 	e := encodeCounter(v)
 	h.ok(1, opWrite, 0x00, 1<<3|7, e[:4])
-	h.ok(1, opWrite, 0x00, 2<<3|0, e[4:])
+	h.ok(1, opWrite, 0x00, 2<<3, e[4:]) // block 2, offset 0
 }
 
 func TestCounterConfigEncoding(t *testing.T) {

@@ -186,7 +186,11 @@ func TestSymmetricCommands(t *testing.T) {
 			// PrivWrite of a known private key into slot 2, encrypted
 			// under key 4; the key then signs.
 			tk = h.genDigSlot(h.randomNonce(numIn), 4, calSlot4Key)
-			value := append(make([]byte, 4), parent.D.FillBytes(make([]byte, 32))...)
+			d, err := parent.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			value := append(make([]byte, 4), d...)
 			pad := sha256.Sum256(tk)
 			enc := append(xor(value[:32], tk), xor(value[32:], pad[:4])...)
 			pwMAC := sum(tk, []byte{opPrivWrite, 0x40, 2, 0, sn[8], sn[0], sn[1]}, make([]byte, 21), value)

@@ -31,6 +31,7 @@
 //	agent           SSH agent on a unix socket for ssh, git and ssh-keygen
 //	provision       provision a blank chip (plan, confirmation, --dry-run, --json)
 //	aux provision   write the auxiliary certificate pair
+//	aux write       write an auxiliary certificate pair issued elsewhere
 //	aux clear       erase the auxiliary certificate pair
 //	settings get    settings as JSON (--typed keeps every Erlang type), or --raw hex
 //	settings put    settings from a JSON file (plain or --typed), or --raw-hex

@@ -28,7 +28,11 @@ With --json it prints one object:
 
 	{"provisioned": bool, "mode": "unprovisioned"|"regular"|"volatile"|"unrecognized",
 	 "revision": "ATECC608B", "serial": "0123…ee", "manufacturer_sn": string,
-	 "board_name": string, "default_manufacturer_sn": string, "has_aux": bool}
+	 "board_name": string, "default_manufacturer_sn": string, "has_aux": bool,
+	 "user_data": "00…1f"}
+
+user_data, the 32 bytes of OTP user data in hex (provision --user-data),
+is there only when they are not all zeros.
 `
 
 // infoJSON is the --json output of info. Its keys are a stable interface.
@@ -41,6 +45,7 @@ type infoJSON struct {
 	BoardName             string `json:"board_name"`
 	DefaultManufacturerSN string `json:"default_manufacturer_sn"`
 	HasAux                bool   `json:"has_aux"`
+	UserData              string `json:"user_data,omitempty"` // 32 bytes, hex; omitted when all zeros
 }
 
 func (c *cli) info(args []string) error {
@@ -67,6 +72,7 @@ func (c *cli) info(args []string) error {
 			BoardName:             in.BoardName,
 			DefaultManufacturerSN: in.DefaultManufacturerSN,
 			HasAux:                in.HasAux,
+			UserData:              userDataHex(in.UserData),
 		}
 		if *asJSON {
 			return json.NewEncoder(c.stdout).Encode(j)
@@ -79,6 +85,9 @@ func (c *cli) info(args []string) error {
 		fmt.Fprintf(c.stdout, "board_name:              %q\n", j.BoardName)
 		fmt.Fprintf(c.stdout, "default_manufacturer_sn: %s\n", j.DefaultManufacturerSN)
 		fmt.Fprintf(c.stdout, "has_aux:                 %t\n", j.HasAux)
+		if j.UserData != "" {
+			fmt.Fprintf(c.stdout, "user_data:               %s\n", j.UserData)
+		}
 		return nil
 	}())
 }

@@ -63,6 +63,7 @@ var commands = []command{
 	{"agent", "serve the chip's key to ssh, git and ssh-keygen (SSH agent)", (*cli).agent},
 	{"provision", "provision a blank chip as a NervesKey (irreversible)", (*cli).provision},
 	{"aux provision", "write the auxiliary certificate pair", (*cli).auxProvision},
+	{"aux write", "write an auxiliary certificate pair issued elsewhere", (*cli).auxWrite},
 	{"aux clear", "erase the auxiliary certificate pair", (*cli).auxClear},
 	{"settings get", "print the settings stored on the chip", (*cli).settingsGet},
 	{"settings put", "replace the settings stored on the chip", (*cli).settingsPut},

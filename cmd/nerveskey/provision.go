@@ -17,7 +17,7 @@ import (
 )
 
 const provisionUsage = `Usage: nerveskey provision --signer-cert FILE --signer-key FILE [--sn S] [--board B]
-                           [--dry-run] [--yes] [--json] [--new-key]
+                           [--user-data HEX] [--dry-run] [--yes] [--json] [--new-key]
                            [--volatile --activation-key HEX --encryption-key HEX]
 
 Provisions a blank chip as a NervesKey, byte for byte as nerves_key's
@@ -32,6 +32,10 @@ Examples:
 	$ nerveskey provision --signer-cert signer.cert --signer-key signer.key --sn NK-000123 --board rpi4
 	$ nerveskey --sim chip.json provision --signer-cert signer.cert --signer-key signer.key --yes --json
 	$ nerveskey provision --signer-cert signer.cert --signer-key 'pkcs11:token=factory;object=signer' --manifest devices.jsonl --yes
+
+--user-data writes up to 32 bytes (zero-padded) to OTP bytes 32-63,
+nerves_key's OTP user field, which 'nerveskey info' shows; it needs a
+serial number of at most 16 bytes.
 
 --signer-key takes a PEM file or a PKCS#11 URI (an HSM or KMS key);
 --manifest appends one JSON line per chip. See docs/factory.md.
@@ -106,6 +110,9 @@ type plan struct {
 	ConfigLocked bool `json:"config_locked,omitempty"` // the configuration lock is done
 	DataLocked   bool `json:"data_locked,omitempty"`   // only the key slot lock remains
 	ReuseKey     bool `json:"reuse_key,omitempty"`     // slot 0's key is reused
+
+	// OTP user data, hex, when given (--user-data).
+	UserData string `json:"user_data,omitempty"`
 }
 
 func (c *cli) provision(args []string) error {
@@ -115,6 +122,7 @@ func (c *cli) provision(args []string) error {
 	var sn, board optString
 	fs.Var(&sn, "sn", "the manufacturer serial number `S`, 1 to 32 bytes, the device certificate's CN (default the chip serial in Base32, as nerves_key)")
 	fs.Var(&board, "board", "the board name `B`, at most 10 bytes (default NervesKey)")
+	userHex := fs.String("user-data", "", "up to 32 bytes of OTP user data, as `HEX` digits, zero-padded (needs a serial of at most 16 bytes)")
 	dryRun := fs.Bool("dry-run", false, "check everything, print the plan and write nothing")
 	yes := fs.Bool("yes", false, "do not ask for confirmation before the irreversible locks")
 	asJSON := fs.Bool("json", false, "stream progress as JSON objects, one per line, on stdout")
@@ -124,6 +132,10 @@ func (c *cli) provision(args []string) error {
 	manifestFile := fs.String("manifest", "", "append one JSON line per provisioned chip to `FILE` (docs/factory.md)")
 	if _, err := c.parse(fs, provisionUsage, args, 0, 0); err != nil {
 		return err
+	}
+	userData, err := parseUserData(*userHex)
+	if err != nil {
+		return usagef("provision", "--user-data: %v", err)
 	}
 	opts := &nerveskey.ProvisionOptions{NewKey: *newKey}
 	if *volatile {
@@ -182,6 +194,7 @@ func (c *cli) provision(args []string) error {
 		if board.set {
 			info.BoardName = board.v
 		}
+		info.UserData = userData
 		// One Provision call: it validates everything, then calls
 		// Confirm with the plan before the first write. Step events
 		// are held until the plan is out, so that the stream reads
@@ -203,6 +216,7 @@ func (c *cli) provision(args []string) error {
 				Serial:         hex.EncodeToString(pp.Serial[:]),
 				ManufacturerSN: pp.Info.ManufacturerSN,
 				BoardName:      pp.Info.BoardName,
+				UserData:       userDataHex(pp.Info.UserData),
 				Signer:         pp.SignerSubject,
 				SignerNotAfter: pp.SignerNotAfter.UTC().Format(time.RFC3339),
 				DeviceNotAfter: deviceNotAfter(pp).Format(time.RFC3339),
@@ -297,6 +311,9 @@ func (c *cli) where() string {
 func (c *cli) printPlan(p *plan) {
 	fmt.Fprintf(c.stderr, "nerveskey: plan: provision the %s with serial %s (%s)\n", p.Revision, p.Serial, p.Chip)
 	fmt.Fprintf(c.stderr, "nerveskey: plan: manufacturer serial number %q, board name %q\n", p.ManufacturerSN, p.BoardName)
+	if p.UserData != "" {
+		fmt.Fprintf(c.stderr, "nerveskey: plan: OTP user data %s\n", p.UserData)
+	}
 	fmt.Fprintf(c.stderr, "nerveskey: plan: device certificate valid until %s, signed by %s (signer valid until %s)\n", p.DeviceNotAfter[:10], p.Signer, p.SignerNotAfter[:10])
 	if p.Volatile {
 		fmt.Fprintln(c.stderr, "nerveskey: plan: volatile key: it will sign only after --activation-key sets the chip's latch")

@@ -9,7 +9,8 @@
 //     ([NervesKeyConfig]) and its comparison with a chip ([ConfigDiff]);
 //   - slots.go: the slot map (key, activation and encryption slots, the
 //     certificate pairs, the Trust&Go MAC) and the slots locked last;
-//   - otp.go: the OTP zone layout ([OTP], [ParseOTP], [NewOTP]);
+//   - otp.go: the OTP zone layout ([OTP], [ParseOTP], [NewOTP]) and its
+//     user data ([OTP.SetUserData]);
 //   - serial.go: the manufacturer serial number and board name rules, the
 //     defaults, and the one all-zero test;
 //   - settings.go: the settings area ([SettingsChunks]);

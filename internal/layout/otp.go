@@ -44,7 +44,7 @@ var (
 // that cannot be written into one. It unwraps to ErrNotNervesKeyOTP or
 // ErrOTPValue.
 type OTPError struct {
-	Field string // "magic", "board name" or "manufacturer serial number"
+	Field string // "magic", "board name", "manufacturer serial number" or "user data"
 	Msg   string // what is wrong with it
 	Err   error  // ErrNotNervesKeyOTP or ErrOTPValue
 }
@@ -95,6 +95,20 @@ func NewOTP(boardName, manufacturerSN string) (OTP, error) {
 		o.Flags = OTPFlagsLongSN
 	}
 	return o, nil
+}
+
+// SetUserData sets the user data, OTP bytes 32–63, as nerves_key's
+// OTP.new(board, sn, user) lays them out (docs/nerves_key.md §5.1). Only
+// the short layout has room for them: non-zero user data beside a serial
+// over 16 bytes (flags 1, whose serial takes those bytes) is an *OTPError
+// wrapping ErrOTPValue, and o is left as it was.
+func (o *OTP) SetUserData(user [otpUserLen]byte) error {
+	if user != ([otpUserLen]byte{}) && o.Flags == OTPFlagsLongSN {
+		return &OTPError{Field: "user data", Msg: fmt.Sprintf("needs a manufacturer serial number of at most %d bytes; %q is %d bytes and takes OTP bytes 32–63",
+			otpShortSNLen, o.ManufacturerSN, len(o.ManufacturerSN)), Err: ErrOTPValue}
+	}
+	o.User = user
+	return nil
 }
 
 // ParseOTP decodes an OTP zone as nerves_key's OTP.from_raw does.

@@ -25,7 +25,7 @@ func otpHex(t testing.TB, parts ...string) [atecc.OTPSize]byte {
 // TestNervesKeyOTPVectors checks nerves_key's otp_test.exs encodings
 // (docs/nerves_key.md §5.1).
 func TestNervesKeyOTPVectors(t *testing.T) {
-	user := make([]byte, 32)
+	var user [32]byte
 	for i := range user {
 		user[i] = byte(i)
 	}
@@ -33,14 +33,16 @@ func TestNervesKeyOTPVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(withUser.User[:], user)
+	if err := withUser.SetUserData(user); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		otp  OTP
 		want [atecc.OTPSize]byte
 	}{
 		{"user data", withUser, otpHex(t, "4e727673", "0000", hex.EncodeToString([]byte("my_board")), "0000",
-			hex.EncodeToString([]byte("1234578")), strings.Repeat("00", 9), hex.EncodeToString(user))},
+			hex.EncodeToString([]byte("1234578")), strings.Repeat("00", 9), hex.EncodeToString(user[:]))},
 		{"16-byte serial", mustOTP(t, "", "1234567890123456"), otpHex(t, "4e727673", "0000", strings.Repeat("00", 10),
 			hex.EncodeToString([]byte("1234567890123456")))},
 		{"17-byte serial", mustOTP(t, "", "12345678901234567"), otpHex(t, "4e727673", "0001", strings.Repeat("00", 10),
@@ -95,6 +97,37 @@ func TestNewNervesKeyOTPRejects(t *testing.T) {
 	o := OTP{Flags: OTPFlagsLongSN, ManufacturerSN: "x", User: [32]byte{1}}
 	if _, err := o.Marshal(); !errors.Is(err, ErrOTPValue) {
 		t.Errorf("long layout with user data: err = %v, want ErrOTPValue", err)
+	}
+}
+
+// TestSetUserData refuses user data beside a serial that takes its bytes,
+// leaving the OTP as it was, and accepts it beside a 16-byte serial.
+func TestSetUserData(t *testing.T) {
+	user := [32]byte{31: 1}
+	long := mustOTP(t, "b", "12345678901234567")
+	err := long.SetUserData(user)
+	if !errors.Is(err, ErrOTPValue) {
+		t.Fatalf("17-byte serial: err = %v, want ErrOTPValue", err)
+	}
+	if e, ok := errors.AsType[*OTPError](err); !ok || e.Field != "user data" {
+		t.Fatalf("17-byte serial: err = %#v, want an *OTPError for the user data", err)
+	}
+	if long != mustOTP(t, "b", "12345678901234567") {
+		t.Fatalf("a refused SetUserData changed the OTP: %+v", long)
+	}
+	if err := long.SetUserData([32]byte{}); err != nil {
+		t.Fatalf("17-byte serial, zero user data: %v", err)
+	}
+	short := mustOTP(t, "b", "1234567890123456")
+	if err := short.SetUserData(user); err != nil {
+		t.Fatal(err)
+	}
+	b, err := short.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if [32]byte(b[32:]) != user {
+		t.Fatalf("OTP bytes 32-63 = %x", b[32:])
 	}
 }
 
