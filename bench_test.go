@@ -50,7 +50,7 @@ func (w *wireBus) reset() {
 }
 
 // signExec is the simulator's typical execution time of Nonce plus Sign
-// (spec/atecc.md §6.1): DS508 Table 9-4 typicals (0.1 + 42 ms) on the
+// (docs/atecc.md §6.1): DS508 Table 9-4 typicals (0.1 + 42 ms) on the
 // 508A; on the 608A, at the NervesKey's clock divider M0, half of
 // cryptoauthlib's maxima (20 and 115 ms), as no 608 typicals are public.
 var signExec = map[nerveskeytest.Revision]time.Duration{

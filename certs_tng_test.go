@@ -18,7 +18,7 @@ import (
 )
 
 // Trust&Go fixture (atecc508a test/atecc608b/trust_and_go_cert_test.exs;
-// spec/nerves_key_ref.py), made by Microchip.
+// testdata/nerves_key_ref.py), made by Microchip.
 const (
 	tngSlot10 = "e197aa26d2d0ac94ab4decc230554f5611cd53ae24ad1ae2737ea2d69ecaa2ad25d05c0e6ea51c603e5a5b84e04cab5126c6bdb37c8906a159606c3482b024afa5ac9c2c0030a000"
 	tngSlot11 = "000000002eba1b2ad0b73e4e44725e0c09348d4092a08bd7a8b7619bfdc7a56eb2054bdc00000000a338f00dc64dec1d84b4b36ec62426bd4c9340244fa853e235d053c05df67ef4"

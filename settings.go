@@ -339,7 +339,7 @@ func (c *Chip) writeSettings(ctx context.Context, raw []byte) error {
 		return ErrNotProvisioned
 	}
 	// 4-byte writes need WriteConfig Always and IsSecret 0; 32-byte clear
-	// writes need WriteConfig Always (DS508 §9.21; atecc.md §4.3). IsSecret
+	// writes need WriteConfig Always (DS508 §9.21; docs/atecc.md §4.3). IsSecret
 	// 0 also allows clear reads; without them (a secret slot) nothing can
 	// be compared and every unit is written.
 	words := make(map[int]bool)

@@ -179,7 +179,7 @@ func (o *TLSOptions) serverConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("MinVersion %s above MaxVersion %s", tls.VersionName(cfg.MinVersion), tls.VersionName(cfg.MaxVersion))
 	}
 	if o != nil && o.Resume && cfg.MaxVersion < tls.VersionTLS13 {
-		return nil, fmt.Errorf("session resumption (Options.Resume) needs TLS 1.3, but MaxVersion is %s", tls.VersionName(cfg.MaxVersion))
+		return nil, fmt.Errorf("session resumption (TLSOptions.Resume) needs TLS 1.3, but MaxVersion is %s", tls.VersionName(cfg.MaxVersion))
 	}
 	if o != nil && o.ResumeMaxAge < 0 {
 		return nil, fmt.Errorf("ResumeMaxAge %v is negative", o.ResumeMaxAge)

@@ -91,7 +91,7 @@ func TestEncodeGolden(t *testing.T) {
 }
 
 func TestSpecExample(t *testing.T) {
-	// spec/nerves_key.md §6.4: %{"a" => 1}.
+	// docs/nerves_key.md §6.4: %{"a" => 1}.
 	want := []byte{0x83, 0x74, 0, 0, 0, 1, 0x6d, 0, 0, 0, 1, 0x61, 0x61, 0x01}
 	for _, v := range []any{map[string]any{"a": 1}, Map{{"a", int64(1)}}, map[any]any{"a": uint8(1)}} {
 		got, err := Encode(v, nil)

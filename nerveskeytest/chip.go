@@ -68,7 +68,7 @@ func (r Revision) revNum() [4]byte {
 	return [4]byte{0x00, 0x00, 0x60, 0x02}
 }
 
-// Profile holds the rules atecc.md marks unconfirmed. The zero value takes
+// Profile holds the rules docs/atecc.md marks unconfirmed. The zero value takes
 // the strict reading of each; set a field to take the other one.
 type Profile struct {
 	// RandomKeepsTempKey508 makes Random leave TempKey alone on a 508, as
@@ -94,12 +94,12 @@ type Profile struct {
 
 	// UpdateExtraNeedsConfigLock refuses UpdateExtra with 0x0F while the
 	// config zone is unlocked. Default: accepted in every state, as
-	// cryptoauthlib's tests expect (atecc.md §5.12).
+	// cryptoauthlib's tests expect (docs/atecc.md §5.12).
 	UpdateExtraNeedsConfigLock bool
 
 	// SignReadKeyAfterDataLockOnly checks SlotConfig.ReadKey bit 0 for
 	// external Sign only after the data lock. Default: checked once the
-	// config zone is locked (atecc.md §4.1 notes).
+	// config zone is locked (docs/atecc.md §4.1 notes).
 	SignReadKeyAfterDataLockOnly bool
 
 	// IdleLosesSHAContext drops the SHA context on idle, on the 508 and the

@@ -13,7 +13,7 @@ type command struct {
 // status returns a 1-byte status payload.
 func status(s byte) []byte { return []byte{s} }
 
-// opcodes508 and opcodes608 list each family's opcodes (atecc.md §5.1,
+// opcodes508 and opcodes608 list each family's opcodes (docs/atecc.md §5.1,
 // §7 item 15).
 var (
 	opcodes508 = map[byte]bool{
@@ -62,7 +62,7 @@ func (c *Chip) execute(pkt []byte) []byte {
 		}
 	} else if cmd.op != opNonce && cmd.op != opSHA {
 		// The 608 digest buffer is wiped by every command but Nonce and
-		// SHA (atecc.md §5.1; the exact list is unconfirmed).
+		// SHA (docs/atecc.md §5.1; the exact list is unconfirmed).
 		c.vol.digestValid = false
 		c.vol.digest = [64]byte{}
 	}
@@ -89,7 +89,7 @@ func (c *Chip) clearTempKey508(st byte) {
 }
 
 // useTempKey marks TempKey as used by the current command: on a 608 a
-// command that uses TempKey consumes it, success or not (atecc.md §5.1).
+// command that uses TempKey consumes it, success or not (docs/atecc.md §5.1).
 func (c *Chip) useTempKey() {
 	if c.rev != ATECC508A {
 		c.vol.tk = tempKey{}
@@ -160,7 +160,7 @@ func (c *Chip) dispatch(cmd command) []byte {
 }
 
 // randomBytes returns n bytes from the chip's RNG: FF FF 00 00 repeated
-// while the config zone is unlocked (atecc.md §5.6).
+// while the config zone is unlocked (docs/atecc.md §5.6).
 func (c *Chip) randomBytes(n int) []byte {
 	b := make([]byte, n)
 	if !c.configLocked() {

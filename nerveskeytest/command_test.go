@@ -210,7 +210,7 @@ func TestNonceRandom(t *testing.T) {
 }
 
 func TestVolatileKeyAuthorization(t *testing.T) {
-	// A 608 configured as the volatile NervesKey variant (nerves_key.md
+	// A 608 configured as the volatile NervesKey variant (docs/nerves_key.md
 	// §3.3): slot 0 PersistentDisable, slot 1 the activation key,
 	// VolatileKeyPermission 0x81.
 	im, err := provisionedImage(ATECC608A)

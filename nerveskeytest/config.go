@@ -1,6 +1,6 @@
 package nerveskeytest
 
-// Word address bytes (atecc.md §1.3).
+// Word address bytes (docs/atecc.md §1.3).
 const (
 	wordReset   = 0x00
 	wordSleep   = 0x01
@@ -8,13 +8,13 @@ const (
 	wordCommand = 0x03
 )
 
-// Count limits of a command packet (atecc.md §1.5).
+// Count limits of a command packet (docs/atecc.md §1.5).
 const (
 	minCount = 4
 	maxCount = 155
 )
 
-// Status codes (atecc.md §1.7).
+// Status codes (docs/atecc.md §1.7).
 const (
 	statusOK        = 0x00
 	statusMiscomp   = 0x01
@@ -27,7 +27,7 @@ const (
 	statusCRC       = 0xFF
 )
 
-// Opcodes (atecc.md §5.1).
+// Opcodes (docs/atecc.md §5.1).
 const (
 	opPause       = 0x01
 	opRead        = 0x02
@@ -55,7 +55,7 @@ const (
 	opSecureBoot  = 0x80
 )
 
-// Config zone offsets (atecc.md §2.1).
+// Config zone offsets (docs/atecc.md §2.1).
 const (
 	cfgI2CAddress      = 16
 	cfgOTPMode         = 18 // 508; CountMatch on the 608
@@ -72,7 +72,7 @@ const (
 	cfgKeyConfig       = 96
 )
 
-// slotSize returns the size of data slot i (atecc.md §2.6).
+// slotSize returns the size of data slot i (docs/atecc.md §2.6).
 func slotSize(i int) int {
 	switch {
 	case i < 8:
@@ -100,14 +100,14 @@ func (c *Chip) slotLocked(slot int) bool {
 	return v&(1<<slot) == 0
 }
 
-// SlotConfig fields (atecc.md §2.2).
+// SlotConfig fields (docs/atecc.md §2.2).
 func readKey(sc uint16) uint16     { return sc & 0xF }
 func encryptRead(sc uint16) bool   { return sc&(1<<6) != 0 }
 func isSecret(sc uint16) bool      { return sc&(1<<7) != 0 }
 func writeKey(sc uint16) byte      { return byte(sc>>8) & 0xF }
 func writeConfig(sc uint16) uint16 { return sc >> 12 }
 
-// KeyConfig fields (atecc.md §2.2).
+// KeyConfig fields (docs/atecc.md §2.2).
 func kcPrivate(kc uint16) bool           { return kc&1 != 0 }
 func kcPubInfo(kc uint16) bool           { return kc&2 != 0 }
 func kcKeyType(kc uint16) uint16         { return (kc >> 2) & 7 }

@@ -2,7 +2,7 @@ package nerveskeytest
 
 // crc16 is the ATECC CRC-16: polynomial 0x8005, initial value 0, data bits
 // taken least significant first, no reflection of the result and no final
-// XOR (atecc.md §1.6). The caller stores it little-endian.
+// XOR (docs/atecc.md §1.6). The caller stores it little-endian.
 func crc16(data []byte) uint16 {
 	var crc uint16
 	for _, b := range data {

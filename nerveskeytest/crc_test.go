@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// Vectors from atecc.md §1.6.
+// Vectors from docs/atecc.md §1.6.
 func TestCRC16(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", "0000"},
@@ -24,7 +24,7 @@ func TestCRC16(t *testing.T) {
 			t.Errorf("crc16(%s) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
-	// Packets of atecc.md §1.6 (bytes after the word address).
+	// Packets of docs/atecc.md §1.6 (bytes after the word address).
 	for _, p := range []string{
 		"07020000001e2d", "07028000 0009ad", "07028250000a14", "0730000000035d",
 		"071b00000024cd", "07400000000005", "07400400008387", "07418000002805",

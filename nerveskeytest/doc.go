@@ -10,7 +10,7 @@
 // Microchip Trust&Go part, whose signer certificate chains to a test root
 // ([TrustAndGoTestRoot]) instead of Microchip's.
 //
-// The simulator follows the datasheets as spec/atecc.md summarizes them,
+// The simulator follows the datasheets as docs/atecc.md summarizes them,
 // not the driver: it has its own command decoder and state and imports
 // nothing from nerveskey, so a bug shared with the driver cannot hide.
 //
@@ -66,7 +66,7 @@
 // the HKDF result (one HMAC-SHA256 of the message), and that a CountMatch
 // slot without a well-formed match value sets no limit.
 //
-// The policy engine implements the lock-state matrix of spec/atecc.md §4:
+// The policy engine implements the lock-state matrix of docs/atecc.md §4:
 // config, OTP and data zone rules, 32-byte-only writes before the data
 // lock, short last blocks, SlotConfig and KeyConfig (IsSecret, ReadKey,
 // WriteConfig, Lockable, PubInfo, ReqAuth, 608 PersistentDisable),
@@ -105,7 +105,7 @@
 // meantime (end of tWHI, end of a command, watchdog expiry at 1.3 s after
 // the wake) happen at their exact virtual times.
 //
-// Execution times come from spec/atecc.md §6.1. The 508 uses the DS508
+// Execution times come from docs/atecc.md §6.1. The 508 uses the DS508
 // typical and maximum. For the 608 the maximum is cryptoauthlib's value for
 // the ChipMode clock divider (M0, M1, M2) and, as no 608 typical times are
 // public, the typical is half of it. [Options.Timing] selects typical (the
@@ -131,7 +131,7 @@
 //
 // # Unconfirmed rules
 //
-// Where spec/atecc.md marks a rule unconfirmed, the simulator takes the
+// Where docs/atecc.md marks a rule unconfirmed, the simulator takes the
 // strict reading and [Profile] offers the other: Random clears TempKey on a
 // 508; a lock summary mismatch answers 0x0F; a nonexistent address answers
 // 0x03; a read during a partial command is NAKed; SHA Param2 must equal

@@ -55,7 +55,7 @@ func (c *Chip) authorized(slot int) bool {
 	return true
 }
 
-// genKeyDigest is the GenKey public-key digest (atecc.md §5.3).
+// genKeyDigest is the GenKey public-key digest (docs/atecc.md §5.3).
 func (c *Chip) genKeyDigest(mode byte, keyID uint16, other []byte, pub []byte) [32]byte {
 	sn := c.serial()
 	h := sha256.New()

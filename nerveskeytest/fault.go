@@ -21,7 +21,7 @@ type Faults struct {
 
 	// ECCFault makes the next ECCFault Sign or GenKey(create) commands that
 	// pass their checks answer 0x05 (ECC fault) without effect; on a 508
-	// TempKey survives, on a 608 it is consumed (atecc.md §5.5).
+	// TempKey survives, on a 608 it is consumed (docs/atecc.md §5.5).
 	ECCFault int
 
 	// SelfTestFailure makes the next SelfTestFailure 608 SelfTest commands

@@ -16,7 +16,7 @@ func mustHex(s string) []byte {
 	return b
 }
 
-// nervesKeyConfig applies nerves_key.md §3.2 to a config zone.
+// nervesKeyConfig applies docs/nerves_key.md §3.2 to a config zone.
 func nervesKeyConfig(cfg []byte) {
 	copy(cfg[20:52], mustHex("87200f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f2f0f2f0f2f0f2f0f0f0f0f"))
 	copy(cfg[96:128], mustHex("33001c001c001c001c001c001c001c003c003c003c0030003c003c003c003c00"))

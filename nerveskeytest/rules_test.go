@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Tests for the atecc.md §7 checklist rules and its "Easy to get wrong"
+// Tests for the docs/atecc.md §7 checklist rules and its "Easy to get wrong"
 // list that the other test files do not pin down.
 
 // configLockedChip returns an awake chip with the NervesKey configuration
-// (nerves_key.md §3.2), edited by edit if non-nil, whose config zone the
+// (docs/nerves_key.md §3.2), edited by edit if non-nil, whose config zone the
 // test has locked with the summary CRC; the data zone is unlocked.
 func configLockedChip(t *testing.T, rev Revision, opts *Options, edit func(cfg []byte)) (*Chip, *host) {
 	t.Helper()

@@ -30,7 +30,7 @@ func (m TimingMode) String() string {
 
 // execTimes holds one opcode's execution times: the DS508 Table 9-4 typical
 // and maximum for the 508, and the cryptoauthlib 608 values for clock
-// dividers M0, M1, M2 (atecc.md §6.1). Values are in microseconds.
+// dividers M0, M1, M2 (docs/atecc.md §6.1). Values are in microseconds.
 type execTimes struct {
 	typ508, max508 int
 	cal608         [3]int
@@ -42,7 +42,7 @@ func t608(m0, m1, m2 float64) [3]int { return [3]int{ms(m0), ms(m1), ms(m2)} }
 
 func same608(v float64) [3]int { return t608(v, v, v) }
 
-// execTable is atecc.md §6.1. Opcodes the datasheet gives no 508 value for
+// execTable is docs/atecc.md §6.1. Opcodes the datasheet gives no 508 value for
 // use the 608 value on the 508 too (they are parse errors there anyway).
 var execTable = map[byte]execTimes{
 	opAES:         {ms(13.5), ms(27), same608(27)},
@@ -74,7 +74,7 @@ var execTable = map[byte]execTimes{
 // execBounds returns the typical and maximum execution time of op on this
 // chip. On a 608 the maximum is the cryptoauthlib value for the ChipMode
 // clock divider, and the typical is half of it: no 608 typical times are
-// public (atecc.md §6.1).
+// public (docs/atecc.md §6.1).
 func (c *Chip) execBounds(op byte) (typ, max time.Duration) {
 	e, ok := execTable[op]
 	if !ok {

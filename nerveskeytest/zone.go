@@ -21,7 +21,7 @@ type location struct {
 	avail  int // bytes that exist from offset (< size for a short last block)
 }
 
-// locate decodes zone and address (atecc.md §3). ok is false for an
+// locate decodes zone and address (docs/atecc.md §3). ok is false for an
 // address that does not exist.
 func (c *Chip) locate(zone int, p2 uint16, size int) (loc location, ok bool) {
 	loc = location{zone: zone, size: size}
@@ -238,14 +238,14 @@ func (c *Chip) writeData(cmd command, loc location, data []byte, encrypted bool,
 	}
 	copy(c.slots[slot][loc.offset:loc.offset+loc.avail], plain)
 	if slot >= 8 && !kcPrivate(kc) && kcPubInfo(kc) && kcKeyType(kc) == keyTypeP256 {
-		// Any write marks a validatable public key invalid (atecc.md §4.3).
+		// Any write marks a validatable public key invalid (docs/atecc.md §4.3).
 		c.slots[slot][0] = c.slots[slot][0]&0x0F | 0xA0
 	}
 	return status(statusOK)
 }
 
 // decryptWrite returns the plaintext of a Write. For an encrypted write it
-// checks TempKey and the MAC (atecc.md §4.3): after the data lock TempKey
+// checks TempKey and the MAC (docs/atecc.md §4.3): after the data lock TempKey
 // must come from GenDig over key.
 func (c *Chip) decryptWrite(cmd command, data []byte, encrypted bool, mac []byte, locked bool, key byte) ([]byte, byte) {
 	if !encrypted {
@@ -279,7 +279,7 @@ func (c *Chip) decryptWrite(cmd command, data []byte, encrypted bool, mac []byte
 }
 
 // dataSummary is the data+OTP lock summary: every slot with Private = 0,
-// full size, in slot order, then the OTP zone (atecc.md §4.4).
+// full size, in slot order, then the OTP zone (docs/atecc.md §4.4).
 func (c *Chip) dataSummary() uint16 {
 	var b []byte
 	for i := range c.slots {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Command modes (spec/atecc.md §5).
+// Command modes (docs/atecc.md §5).
 const (
 	lockConfig     = 0x00 // Lock: config zone, with summary CRC
 	lockData       = 0x01 // Lock: data and OTP zones, with summary CRC
@@ -148,7 +148,7 @@ func (s *Session) NonceRandom(ctx context.Context, numIn [20]byte) ([32]byte, er
 
 // RandomNonceTempKey returns the TempKey a Nonce in random mode 0x00
 // leaves in the chip: SHA-256(randOut ‖ numIn ‖ 0x16 ‖ 0x00 ‖ 0x00)
-// (DS508 §9.12; nerves_key.md §8.3).
+// (DS508 §9.12; docs/nerves_key.md §8.3).
 func RandomNonceTempKey(randOut [32]byte, numIn [20]byte) [32]byte {
 	h := sha256.New()
 	h.Write(randOut[:])
@@ -300,7 +300,7 @@ func (s *Session) SelfTest(ctx context.Context, tests byte) (byte, error) {
 // AuthVolatileKey authorizes the 608 volatile key: it proves knowledge of
 // key (the 32-byte secret of the VolatileKeyPermission slot) with Nonce
 // random, CheckMac mode 0x01 and then sets the persistent latch, as the
-// Elixir auth_volatile_key does (nerves_key.md §8.3). numIn should be
+// Elixir auth_volatile_key does (docs/nerves_key.md §8.3). numIn should be
 // fresh random bytes. The latch then stays set while the chip is powered,
 // sleep included (MIG §1.1.6); the CheckMac authorization itself is lost
 // at the next sleep, so a key with ReqAuth needs this in the session of

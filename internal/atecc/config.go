@@ -8,7 +8,7 @@ import (
 )
 
 // Config byte offsets (DS508 Table 2-5; DS608-TFLX Table 2-3;
-// spec/atecc.md §2.1, nerves_key.md §3.1).
+// docs/atecc.md §2.1, docs/nerves_key.md §3.1).
 const (
 	cfgRevNum      = 4
 	cfgI2CAddress  = 16
@@ -54,7 +54,7 @@ func (r Revision) Is608() bool { return r == ATECC608A || r == ATECC608B }
 
 // RevisionOf decodes a RevNum. Byte 2 names the family (0x50 = 508A,
 // 0x60 = 608), as cryptoauthlib does; on a 608, byte 3 = 0x03 is the 608B
-// (spec/atecc.md §2.4).
+// (docs/atecc.md §2.4).
 func RevisionOf(revNum [4]byte) Revision {
 	if revNum[0] != 0 || revNum[1] != 0 {
 		return RevisionUnknown

@@ -58,7 +58,7 @@ func TestParseConfigElixir(t *testing.T) {
 		t.Errorf("key config 0 = %#04x decoded wrong", uint16(kc))
 	}
 	// The config lock CRC of this image, computed independently (Python,
-	// bit by bit per spec/atecc.md §1.6): wire bytes 34 AA.
+	// bit by bit per docs/atecc.md §1.6): wire bytes 34 AA.
 	if got := c.CRC(); got != 0xAA34 {
 		t.Errorf("CRC = %#04x, want 0xaa34", got)
 	}
@@ -105,7 +105,7 @@ func TestConfig608Fields(t *testing.T) {
 }
 
 func TestAddresses(t *testing.T) {
-	// nerves_key.md §6.1 and spec/atecc.md §3.
+	// docs/nerves_key.md §6.1 and docs/atecc.md §3.
 	tests := []struct {
 		slot, block, word int
 		want              uint16

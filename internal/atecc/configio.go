@@ -15,7 +15,7 @@ func (s *Session) ReadConfig(ctx context.Context) (Config, error) {
 	return c, nil
 }
 
-// configWrites is the Elixir Configuration.write sequence (nerves_key.md
+// configWrites is the Elixir Configuration.write sequence (docs/nerves_key.md
 // §3.2): words 4–7, block 1, words 16–20, word 23, block 3. It skips the
 // bytes the chip never lets Write change (0–15, 84–87) and, like Elixir,
 // SlotLocked and RFU/ChipOptions (88–91), whose factory values stay.

@@ -3,7 +3,7 @@ package atecc
 import "encoding/binary"
 
 // Config508 is the ATECC508A view of the config zone, field for field as
-// the Elixir ATECC508A.Configuration struct (nerves_key.md §3.1). Multi-byte
+// the Elixir ATECC508A.Configuration struct (docs/nerves_key.md §3.1). Multi-byte
 // integers are little-endian, as the chip stores them. Config508 and
 // [Config.Config508] round-trip every 128-byte image.
 type Config508 struct {
@@ -31,7 +31,7 @@ type Config508 struct {
 }
 
 // Config608 is the ATECC608A/B view of the config zone (Elixir Config608,
-// nerves_key.md §3.1), with multi-byte integers little-endian as stored.
+// docs/nerves_key.md §3.1), with multi-byte integers little-endian as stored.
 type Config608 struct {
 	SerialNumber          [9]byte  // bytes 0–3, 8–12
 	RevNum                [4]byte  // 4–7

@@ -28,7 +28,7 @@ var simRevisions = []struct {
 }
 
 func TestPackets(t *testing.T) {
-	// Packets from spec/atecc.md §1.6 and the Elixir request_test.exs,
+	// Packets from docs/atecc.md §1.6 and the Elixir request_test.exs,
 	// driven through the Dev API against a provisioned chip.
 	c, _ := elixirChip(t, "00006002", nil)
 	bus := &recBus{Chip: c}
@@ -78,7 +78,7 @@ func TestPackets(t *testing.T) {
 }
 
 // Lock packets: Elixir lock_slot 0/1/15 (request_test.exs) and the
-// spec/atecc.md §1.6 "lock slot 0" frame; the chip refuses the slot locks
+// docs/atecc.md §1.6 "lock slot 0" frame; the chip refuses the slot locks
 // it cannot do, the packets are what matter here.
 func TestLockPackets(t *testing.T) {
 	c, _ := elixirChip(t, "00005000", nil)

@@ -38,6 +38,6 @@
 //
 // # Datasheets
 //
-// ATECC508A DS20005927A; ATECC608A-TFLXTLS DS40002138A; spec/atecc.md and
-// spec/nerves_key.md in this project.
+// ATECC508A DS20005927A; ATECC608A-TFLXTLS DS40002138A; docs/atecc.md and
+// docs/nerves_key.md in this project.
 package atecc

@@ -8,7 +8,7 @@ import "github.com/nerveskey/nerveskey/internal/i2c"
 // works.
 type StatusError = i2c.StatusError
 
-// Sentinel errors for chip status codes (DS508 Table 9-3; spec/atecc.md
+// Sentinel errors for chip status codes (DS508 Table 9-3; docs/atecc.md
 // §1.7).
 var (
 	ErrMiscompare = i2c.ErrMiscompare // 0x01: CheckMac or Verify miscompare

@@ -2,7 +2,7 @@ package atecc
 
 import "fmt"
 
-// An Opcode is a chip command code (DS508 Table 9-4; spec/atecc.md §5.1).
+// An Opcode is a chip command code (DS508 Table 9-4; docs/atecc.md §5.1).
 type Opcode byte
 
 // Opcodes used by this package.

@@ -12,7 +12,7 @@ import (
 )
 
 // TestProvisionSequence drives a blank chip through the NervesKey
-// provisioning steps of nerves_key.md §4.1 with this package's commands:
+// provisioning steps of docs/nerves_key.md §4.1 with this package's commands:
 // config write and lock, OTP, GenKey, padded slot writes, data lock with
 // the summary CRC, slot-0 lock; then 4-byte settings writes and a signature.
 func TestProvisionSequence(t *testing.T) {
@@ -24,7 +24,7 @@ func TestProvisionSequence(t *testing.T) {
 }
 
 // TestDriverUnderEveryProfile runs the provisioning sequence, ReadSlot and
-// SignDigest under every reading of the rules atecc.md leaves unconfirmed
+// SignDigest under every reading of the rules docs/atecc.md leaves unconfirmed
 // (each nerveskeytest.Profile switch flipped from the strict default) and
 // under typical, maximum and random execution times: the driver must not
 // depend on one reading or on typical timing.
@@ -187,7 +187,7 @@ func provisionAndSign(t *testing.T, opts *nerveskeytest.Options) {
 }
 
 // TestAuthVolatileKey uses an Elixir 608 image rewritten to the volatile
-// configuration of nerves_key.md §3.3: slot 0 needs the persistent latch,
+// configuration of docs/nerves_key.md §3.3: slot 0 needs the persistent latch,
 // which a CheckMac with the slot 1 key sets.
 func TestAuthVolatileKey(t *testing.T) {
 	img := vectorImage(t, elixirVectorOf(t, "00006002"))

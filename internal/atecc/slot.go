@@ -29,7 +29,7 @@ func (s *Session) ReadSlot(ctx context.Context, slot int) ([]byte, error) {
 
 // WriteSlot writes data to slot from its start, zero-padded to a multiple
 // of 32 bytes and sent as 32-byte writes only, like the Elixir
-// write_padded (nerves_key.md §6.3). 4-byte data writes are refused before
+// write_padded (docs/nerves_key.md §6.3). 4-byte data writes are refused before
 // the data lock, so this is the form provisioning uses. Bytes past the end
 // of the slot in the last block are dropped by the chip.
 func (s *Session) WriteSlot(ctx context.Context, slot int, data []byte) error {

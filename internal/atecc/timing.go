@@ -2,7 +2,7 @@ package atecc
 
 import "time"
 
-// execTime holds one opcode's execution times (spec/atecc.md §6.1).
+// execTime holds one opcode's execution times (docs/atecc.md §6.1).
 type execTime struct {
 	typ508, max508 time.Duration    // DS508 Table 9-4
 	max608         [3]time.Duration // cryptoauthlib device_execution_time_608_m0/m1/m2
@@ -62,7 +62,7 @@ type profile struct {
 }
 
 // divider returns the 608 clock divider index (0 = M0, 1 = M1, 2 = M2)
-// from ChipMode bits 7..3 (spec/atecc.md §2.3). An undocumented value
+// from ChipMode bits 7..3 (docs/atecc.md §2.3). An undocumented value
 // gets the slowest table.
 func (p *profile) divider() int {
 	switch p.chipMode >> 3 {

@@ -3,7 +3,7 @@ package atecc
 import "fmt"
 
 // A Zone is a memory zone as encoded in bits 1..0 of the Read and Write
-// Param1 (DS508 Table 9-45; spec/atecc.md §3).
+// Param1 (DS508 Table 9-45; docs/atecc.md §3).
 type Zone byte
 
 // Zones.
@@ -26,7 +26,7 @@ func (z Zone) String() string {
 	return fmt.Sprintf("zone %d", byte(z))
 }
 
-// Zone and slot sizes (DS508 Table 2-3, Table 9-8; spec/atecc.md §2.6).
+// Zone and slot sizes (DS508 Table 2-3, Table 9-8; docs/atecc.md §2.6).
 const (
 	ConfigSize = 128
 	OTPSize    = 64
@@ -52,7 +52,7 @@ func SlotSize(slot int) int {
 }
 
 // DataAddr returns the Param2 word address of a data zone word:
-// block<<8 | slot<<3 | word (DS508 Table 9-6; nerves_key.md §6.1).
+// block<<8 | slot<<3 | word (DS508 Table 9-6; docs/nerves_key.md §6.1).
 func DataAddr(slot, block, word int) uint16 {
 	return uint16(block)<<8 | uint16(slot&0xF)<<3 | uint16(word&7)
 }

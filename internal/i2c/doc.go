@@ -15,7 +15,7 @@
 // TempKey and the other volatile state, so no half-finished transaction
 // survives a session, and it draws the least current. When the function fails
 // with a transient error (bus NAK, timeout, frame CRC, or a retryable chip
-// status as listed in nerves_key.md §8.1, except parse errors), the whole function runs again after
+// status as listed in docs/nerves_key.md §8.1, except parse errors), the whole function runs again after
 // a new wake, until Options.RetryBudget is spent. A single step is never
 // retried alone, because the chip may have lost TempKey in between.
 //
@@ -51,5 +51,5 @@
 // # Datasheets
 //
 // ATECC508A data sheet DS20005927A §6 (I/O), §9.1 (frames, status, timing);
-// ATECC608A-TFLXTLS data sheet DS40002138A §4 and §7. See spec/atecc.md §1.
+// ATECC608A-TFLXTLS data sheet DS40002138A §4 and §7. See docs/atecc.md §1.
 package i2c

@@ -6,7 +6,7 @@ import (
 )
 
 // Status codes returned by the chip in a 4-byte response
-// (DS508 Table 9-3; DS608-TFLX Table 4-3; spec/atecc.md §1.7).
+// (DS508 Table 9-3; DS608-TFLX Table 4-3; docs/atecc.md §1.7).
 const (
 	StatusOK         byte = 0x00 // success, commands without output
 	StatusMiscompare byte = 0x01 // CheckMac or Verify miscompare
@@ -85,7 +85,7 @@ func (e *StatusError) Unwrap() error {
 }
 
 // Retryable reports whether a new wake cycle may cure the status, following
-// the Elixir driver's table (nerves_key.md §8.1) with one change: ECC
+// the Elixir driver's table (docs/nerves_key.md §8.1) with one change: ECC
 // fault, no-wake, watchdog, CRC and unknown codes are retried; success,
 // miscompare, self-test, health-test, execution and parse errors are not.
 // Elixir retries a parse error for its whole budget, but the datasheet

@@ -7,7 +7,7 @@ import (
 )
 
 // Word address bytes: the first byte of every write to the chip
-// (DS508 Table 6-2; spec/atecc.md §1.3).
+// (DS508 Table 6-2; docs/atecc.md §1.3).
 const (
 	wordReset   byte = 0x00
 	wordSleep   byte = 0x01
@@ -15,7 +15,7 @@ const (
 	wordCommand byte = 0x03
 )
 
-// Frame limits (DS508 Table 9-1; spec/atecc.md §1.5).
+// Frame limits (DS508 Table 9-1; docs/atecc.md §1.5).
 const (
 	minCount       = 4                  // count, 1 payload byte, CRC
 	maxCount       = 155                // largest count the chip accepts
@@ -45,7 +45,7 @@ type Command struct {
 	RawStatus bool
 
 	// Typical and Max are the execution times of this command on this chip
-	// (DS508 Table 9-4; spec/atecc.md §6.1). The default wait strategy
+	// (DS508 Table 9-4; docs/atecc.md §6.1). The default wait strategy
 	// sleeps Typical, then polls until Max plus a small margin.
 	Typical, Max time.Duration
 

@@ -27,7 +27,7 @@ func unhex(tb testing.TB, s string) []byte {
 	return b
 }
 
-// source: spec/atecc.md §1.6 and nerves_key.md §8.1 (atecc508a crc_test.exs).
+// source: docs/atecc.md §1.6 and docs/nerves_key.md §8.1 (atecc508a crc_test.exs).
 func TestCRC16(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", "0000"},
@@ -47,7 +47,7 @@ func TestCRC16(t *testing.T) {
 	}
 }
 
-// source: spec/atecc.md §1.6 packet table.
+// source: docs/atecc.md §1.6 packet table.
 func TestAppendCommand(t *testing.T) {
 	tests := []struct {
 		name string

@@ -123,7 +123,7 @@ func (s *Session) await(cmd *Command, buf []byte) (learn func(), err error) {
 	read := func() error { return t.bus.Tx(t.opts.Addr, nil, buf) }
 
 	if t.opts.Wait == WaitElixir {
-		// nerves_key.md §8.1, in whole milliseconds as the Elixir code.
+		// docs/nerves_key.md §8.1, in whole milliseconds as the Elixir code.
 		T := cmd.ElixirT
 		if T == 0 {
 			T = cmd.Max

@@ -16,7 +16,7 @@ const (
 	DefaultAddr uint16 = 0x60
 
 	// DefaultRetryBudget is how long Do keeps retrying, as in the Elixir
-	// driver (nerves_key.md §8.1).
+	// driver (docs/nerves_key.md §8.1).
 	DefaultRetryBudget = time.Second
 
 	// WatchdogBudget is the part of the chip's minimum watchdog period
@@ -32,14 +32,14 @@ const (
 	tWHI = 1500 * time.Microsecond
 
 	// maxWakeSpeed is the fastest bus on which an address-0 write still
-	// holds SDA low for tWLO (60 µs) (spec/atecc.md §1.2).
+	// holds SDA low for tWLO (60 µs) (docs/atecc.md §1.2).
 	maxWakeSpeed = 133 * physic.KiloHertz
 
 	wakeAttempts   = 4                      // as the Elixir driver
 	minPoll        = 500 * time.Microsecond // default strategy's poll interval bounds
 	maxPoll        = 10 * time.Millisecond
 	pollMargin     = 2 * time.Millisecond // past Max before ErrTimeout
-	elixirPoll     = 2 * time.Millisecond // nerves_key.md §8.1
+	elixirPoll     = 2 * time.Millisecond // docs/nerves_key.md §8.1
 	firstBackoff   = 2 * time.Millisecond
 	maxBackoff     = 100 * time.Millisecond // the Elixir driver's fixed back-off
 	busyRetryDelay = 5 * time.Millisecond   // before re-sending sleep to a busy chip
@@ -57,7 +57,7 @@ const (
 	// sleep. It is the default.
 	WaitPoll WaitStrategy = iota
 
-	// WaitElixir copies the Elixir atecc508a driver (nerves_key.md §8.1):
+	// WaitElixir copies the Elixir atecc508a driver (docs/nerves_key.md §8.1):
 	// sleep round(T/2) ms, then poll every 2 ms while elapsed+2 < T, where
 	// T is the command's Elixir timeout. It exists so benchmarks can show
 	// the difference.

@@ -188,7 +188,7 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-// TestWaitElixir checks the Elixir schedule of nerves_key.md §8.1: a read
+// TestWaitElixir checks the Elixir schedule of docs/nerves_key.md §8.1: a read
 // (T = 5 ms) gets a single read attempt at 3 ms.
 func TestWaitElixir(t *testing.T) {
 	c := newFake(okRead(10 * time.Millisecond))

@@ -8,7 +8,7 @@ import (
 )
 
 // Compress returns the compressed form of a DER certificate for template
-// t, as nerves_key's compressor computes it (spec/nerves_key.md §7.1,
+// t, as nerves_key's compressor computes it (docs/nerves_key.md §7.1,
 // §7.2): R and S from the signature, the dates from the validity (issue
 // year clamped to 2000..2031, a span under 1 year stored as 1 and over 31
 // as 0, minutes and seconds dropped) and the trailer from the template.

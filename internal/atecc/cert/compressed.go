@@ -10,7 +10,7 @@ import (
 // the contents of slots 10 and 12 (9 and 15 for aux certificates).
 const CompressedSize = 72
 
-// Bit limits of the 24-bit date field and the trailer, spec/nerves_key.md §7.1.
+// Bit limits of the 24-bit date field and the trailer, docs/nerves_key.md §7.1.
 const (
 	minIssueYear   = 2000
 	maxIssueYear   = 2031
@@ -109,7 +109,7 @@ func (d Dates) notAfter() dateTime {
 }
 
 // datesFromValidity computes the compressed dates of a certificate validity
-// the way nerves_key's compressor does (spec/nerves_key.md §7.2): the issue
+// the way nerves_key's compressor does (docs/nerves_key.md §7.2): the issue
 // year is clamped to 2000..2031, minutes and seconds and notAfter's month,
 // day and hour are dropped, and a span under 1 year becomes 1, over 31
 // becomes 0 (no expiry). It cannot fail; Compare finds what was lost.

@@ -12,7 +12,7 @@ import (
 )
 
 // dateTime is a calendar date and time held as plain integers, so that
-// dates such as 2059-02-29 survive unnormalised (spec/nerves_key.md §7.2).
+// dates such as 2059-02-29 survive unnormalised (docs/nerves_key.md §7.2).
 type dateTime struct {
 	year, month, day, hour, min, sec int
 }
@@ -171,7 +171,7 @@ var spkiPrefix = []byte{
 }
 
 // nervesKeyKeyID is the x509 library's key identifier: SHA-1 of the whole
-// DER SubjectPublicKeyInfo, not RFC 5280 method 1 (spec/nerves_key.md §7.5).
+// DER SubjectPublicKeyInfo, not RFC 5280 method 1 (docs/nerves_key.md §7.5).
 func nervesKeyKeyID(xy []byte) [20]byte {
 	h := sha1.New()
 	h.Write(spkiPrefix)

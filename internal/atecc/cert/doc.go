@@ -1,7 +1,7 @@
 // Package cert implements the Atmel/Microchip compressed certificate format
 // (72 bytes) and the X.509 templates that nerves_key and atecc508a rebuild
 // certificates from: NervesKey device and signer, Trust&Go device and
-// signer (spec/nerves_key.md §7).
+// signer (docs/nerves_key.md §7).
 //
 // The read path parses a slot with [ParseCompressed] and rebuilds the DER
 // certificate with [NervesKeyDevice], [NervesKeySigner], [TrustAndGoDevice]

@@ -158,7 +158,7 @@ func addCABasicConstraints(b *cryptobyte.Builder) {
 }
 
 // nervesKeySignerTBS is the TBSCertificate of a NervesKey signer
-// (spec/nerves_key.md §7.5).
+// (docs/nerves_key.md §7.5).
 func nervesKeySignerTBS(d Dates, signerXY []byte) ([]byte, error) {
 	kid := nervesKeyKeyID(signerXY)
 	in := tbsInput{
