@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -432,33 +431,7 @@ func TestVerificationCert(t *testing.T) {
 func TestManifestResumed(t *testing.T) {
 	testutil.NeedTool(t, "openssl")
 	dir := t.TempDir()
-	certFile, keyFile := copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
-	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608B})
-	defer sim.Close()
-	chip, err := nerveskey.OpenChip(t.Context(), sim, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
-		if e.Step == 3 && e.Done {
-			cancel()
-		}
-	}}
-	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
-	if err := provisionChip(ctx, chip, info, signerCert, signer, opts); err == nil {
-		t.Fatal("interrupted Provision succeeded")
-	}
-	chip.Close()
-	data, err := json.Marshal(sim.Image())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "chip.json"), data)
+	certFile, keyFile := interruptedChip(t, dir, nerveskeytest.ATECC608B)
 	ok(t, dir, "", "--sim", "chip.json", "provision", "--signer-cert", certFile, "--signer-key", keyFile,
 		"--sn", "NK-RESUME", "--board", "b", "--yes", "--manifest", "m.jsonl")
 	recs := readManifest(t, filepath.Join(dir, "m.jsonl"))

@@ -16,33 +16,7 @@ import (
 // chip as an image, and checks that the CLI finishes it.
 func TestProvisionResumes(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
-	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: nerveskeytest.ATECC608A})
-	defer sim.Close()
-	chip, err := nerveskey.OpenChip(t.Context(), sim, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
-		if e.Step == 3 && e.Done {
-			cancel()
-		}
-	}}
-	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
-	if _, err := chip.Provision(ctx, info, signerCert, signer, opts); err == nil {
-		t.Fatal("interrupted Provision succeeded")
-	}
-	chip.Close()
-	data, err := json.Marshal(sim.Image())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "chip.json"), data)
+	certFile, keyFile := interruptedChip(t, dir, nerveskeytest.ATECC608A)
 
 	var in infoJSON
 	json.Unmarshal([]byte(ok(t, dir, "", "--sim", "chip.json", "info", "--json").stdout), &in)
@@ -70,4 +44,41 @@ func TestProvisionResumes(t *testing.T) {
 	if !in.Provisioned || in.ManufacturerSN != "NK-RESUME" {
 		t.Errorf("after resuming: %+v", in)
 	}
+}
+
+// interruptedChip writes dir/chip.json: a chip of revision rev whose
+// provisioning (serial NK-RESUME, board b, by the test signer copied to
+// dir) was cut after the configuration lock, as a power cut would leave a
+// real chip. It returns the signer's certificate and key files.
+func interruptedChip(t *testing.T, dir string, rev nerveskeytest.Revision) (certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile = copyFile(t, dir, "signer.cert"), copyFile(t, dir, "signer.key")
+	signerCert, signer, err := nerveskey.LoadSigner(readFile(t, certFile), readFile(t, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := nerveskeytest.NewChip(&nerveskeytest.Options{Revision: rev})
+	defer sim.Close()
+	chip, err := nerveskey.OpenChip(t.Context(), sim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opts := &nerveskey.ProvisionOptions{Progress: func(e nerveskey.StepEvent) {
+		if e.Step == 3 && e.Done {
+			cancel()
+		}
+	}}
+	info := nerveskey.ProvisioningInfo{ManufacturerSN: "NK-RESUME", BoardName: "b"}
+	if err := provisionChip(ctx, chip, info, signerCert, signer, opts); err == nil {
+		t.Fatal("interrupted Provision succeeded")
+	}
+	chip.Close()
+	data, err := json.Marshal(sim.Image())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "chip.json"), data)
+	return certFile, keyFile
 }
