@@ -92,9 +92,14 @@ func (c *cli) settingsGet(args []string) error {
 // says which.
 func settingsJSON(v any, typed bool) (out []byte, plain bool, err error) {
 	if _, isMap := v.(etf.Map); isMap && !typed {
+		// Plain JSON only when `settings put` would store exactly these
+		// bytes again: atoms, tuples and binaries print as strings and
+		// arrays, so a map that holds them takes the typed form.
 		if j, err := etf.ToJSON(v); err == nil {
 			out, err := json.MarshalIndent(j, "", "  ")
-			return out, true, err
+			if err == nil && plainRoundTrips(v, out) {
+				return out, true, nil
+			}
 		}
 	}
 	b, err := etf.TypedJSON(v)
@@ -106,6 +111,18 @@ func settingsJSON(v any, typed bool) (out []byte, plain bool, err error) {
 		return nil, false, err
 	}
 	return buf.Bytes(), false, nil
+}
+
+// plainRoundTrips reports whether the plain JSON out, read back as
+// `settings put` reads it, encodes to the same term as v.
+func plainRoundTrips(v any, out []byte) bool {
+	w, err := settingsFromJSON(out, false)
+	if err != nil {
+		return false
+	}
+	a, aerr := etf.Encode(v, nil)
+	b, berr := etf.Encode(w, nil)
+	return aerr == nil && berr == nil && bytes.Equal(a, b)
 }
 
 const settingsPutUsage = `Usage: nerveskey settings put FILE.json
