@@ -109,7 +109,8 @@ type Trace struct {
 	Command func(op string, elapsed time.Duration, err error)
 	// Retry is called before a whole command sequence is run again, with
 	// the attempt number that failed (1 for the first), its error and the
-	// back-off.
+	// back-off; also before a signature that did not verify on the host is
+	// made again (its error wraps ErrInconsistent, back-off 0).
 	Retry func(attempt int, err error, backoff time.Duration)
 }
 
@@ -214,6 +215,7 @@ type Chip struct {
 	typ    DeviceType
 	addr   uint16
 	actKey []byte
+	trace  *Trace    // Options.Trace, or nil
 	bus    io.Closer // closed by Close when OpenBus opened it
 
 	mu     sync.Mutex // guards the fields below
@@ -238,6 +240,9 @@ func OpenChip(ctx context.Context, bus i2c.Bus, opts *Options) (*Chip, error) {
 	o.Addr = opts.addr()
 	o.LockPath = opts.lockPath(bus)
 	c := &Chip{dev: atecc.New(bus, &o), typ: opts.typ(), addr: o.Addr}
+	if opts != nil {
+		c.trace = opts.Trace
+	}
 	if opts != nil && opts.ActivationKey != nil {
 		if len(opts.ActivationKey) != 16 {
 			return nil, fmt.Errorf("nerveskey: open: activation key is %d bytes, want 16", len(opts.ActivationKey))

@@ -234,7 +234,14 @@ func TestSignForgedAnswers(t *testing.T) {
 	for _, rev := range benchRevisions {
 		t.Run(rev.String(), func(t *testing.T) {
 			chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
-			k, err := nerveskey.Open(t.Context(), chip, nil)
+			var verifyRetries atomic.Int64 // Trace.Retry calls for signatures that did not verify
+			k, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{Trace: &nerveskey.Trace{
+				Retry: func(_ int, err error, _ time.Duration) {
+					if errors.Is(err, nerveskey.ErrInconsistent) {
+						verifyRetries.Add(1)
+					}
+				},
+			}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,6 +274,11 @@ func TestSignForgedAnswers(t *testing.T) {
 			}
 			if invalid != 0 || okN == 0 || inconsistent == 0 {
 				t.Errorf("%d invalid signatures returned", invalid)
+			}
+			// Every forged answer but the second of a pair was retried, and
+			// the trace said so.
+			if want := forged.Load() - int64(inconsistent); verifyRetries.Load() != want {
+				t.Errorf("Trace.Retry saw %d verification retries, want %d", verifyRetries.Load(), want)
 			}
 			t.Logf("%d forged Sign answers: %d valid signatures returned (after one retry), %d ErrInconsistent, %d invalid returned", forged.Load(), okN, inconsistent, invalid)
 		})

@@ -236,6 +236,9 @@ func (k *Key) signRS(ctx context.Context, digest []byte, opts crypto.SignerOpts)
 		if attempt == 2 {
 			return [64]byte{}, nil, fmt.Errorf("%w: the chip's signature does not verify under its public key, twice", ErrInconsistent)
 		}
+		if t := k.chip.trace; t != nil && t.Retry != nil {
+			t.Retry(attempt, fmt.Errorf("%w: the chip's signature does not verify under its public key", ErrInconsistent), 0)
+		}
 	}
 }
 
