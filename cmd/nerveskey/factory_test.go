@@ -253,6 +253,18 @@ func TestSignerExpiry(t *testing.T) {
 	if after := snapshot(t, dir); !bytes.Equal(after["blank-608a.json"], before["blank-608a.json"]) {
 		t.Error("the chip changed")
 	}
+	// aux provision refuses them the same way, on a provisioned chip.
+	copyFile(t, dir, "608a.json")
+	before = snapshot(t, dir)
+	aux := func(name string) []string {
+		return []string{"--sim", "608a.json", "aux", "provision", "--signer-cert", name + ".cert", "--signer-key", name + ".key"}
+	}
+	checkError(t, nk(t, dir, "", aux("expiring")...), 1, "in less than 7 days")
+	checkError(t, nk(t, dir, "", aux("expired")...), 1, "the signer expired on")
+	if after := snapshot(t, dir); !bytes.Equal(after["608a.json"], before["608a.json"]) {
+		t.Error("aux provision changed the chip")
+	}
+	ok(t, dir, "", aux("short")...)
 }
 
 // companyCA makes a company root CA (P-384, as company CAs often are)

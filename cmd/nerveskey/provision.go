@@ -410,6 +410,9 @@ func (c *cli) auxProvision(args []string) error {
 		return err
 	}
 	defer closeKey()
+	if err := checkSignerLife(*certFile, signerCert, time.Now()); err != nil {
+		return err
+	}
 	s, err := c.open()
 	if err != nil {
 		return err
