@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/nerveskey/nerveskey/internal/atecc"
@@ -30,8 +31,11 @@ import (
 // certificates never rebuild there; docs/nerves_key.md §4.4). A chip whose
 // slot 9, 14 or 15 is locked, secret or encrypted for reads (slot 9 of a
 // Trust&Go part as Microchip configures it holds a secret key) is refused
-// with a *ConfigError before anything is written. The pair is read back
-// and verified after writing. Only Now, Rand and DryRun of opts
+// with a *ConfigError before anything is written. Before signer signs,
+// slot 0 signs a fresh challenge that must verify under the public key
+// read, so a forged public-key answer ends in ErrInconsistent with nothing
+// certified or written (one chip signature; SECURITY.md). The pair is read
+// back and verified after writing. Only Now, Rand and DryRun of opts
 // are used. On a volatile-key chip, open the Chip with
 // Options.ActivationKey: the device public key needs the persistent latch.
 func (c *Chip) ProvisionAux(ctx context.Context, signerCert *x509.Certificate, signer crypto.Signer, opts *ProvisionOptions) error {
@@ -58,6 +62,17 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	k, err := c.key(ctx)
 	if err != nil {
 		return err
+	}
+	// Prove the key before the signer certifies it, as Provision does: a
+	// fresh challenge signed by slot 0 must verify under the public key
+	// read (Key.Sign verifies every signature on the host), so one forged
+	// public-key answer cannot get a foreign key certified (SECURITY.md).
+	var challenge [32]byte
+	if _, err := io.ReadFull(rnd, challenge[:]); err != nil {
+		return err
+	}
+	if _, err := k.SignContext(ctx, challenge[:], crypto.SHA256); err != nil {
+		return fmt.Errorf("proving the device key before the signer certifies it: %w", err)
 	}
 	der, comp, err := cert.NewDevice(rnd, k.pub, sn, name, signerCert, signer, now)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -422,4 +423,49 @@ func TestProvisionProofLatch(t *testing.T) {
 	}
 	sim.SetCommandHook(nil)
 	checkProvisioned(t, sim, testInfo, signerCert, vol)
+}
+
+// TestProvisionAuxForgedPublicKey answers every GenKey public read with
+// another valid P-256 point while aux certificates are made: the signer
+// must not certify the forged key, nothing is written, and on a sound bus
+// the same call succeeds.
+func TestProvisionAuxForgedPublicKey(t *testing.T) {
+	signerCert, signerKey := testSigner(t)
+	for _, rev := range []nerveskeytest.Revision{nerveskeytest.ATECC508A, nerveskeytest.ATECC608A} {
+		t.Run(rev.String(), func(t *testing.T) {
+			sim := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: rev})
+			c, err := nerveskey.OpenChip(t.Context(), sim, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			xy := foreignXY(t)
+			sim.SetCommandHook(func(cmd *nerveskeytest.Command) {
+				if cmd.Opcode == opGenKey && cmd.Param1 == 0x00 {
+					cmd.Answer = func([]byte) []byte { return xy }
+				}
+			})
+			before := sim.Image()
+			s := &countingSigner{Signer: signerKey}
+			err = c.ProvisionAux(t.Context(), signerCert, s, provOpts(nil))
+			if !errors.Is(err, nerveskey.ErrInconsistent) {
+				t.Fatalf("ProvisionAux with a forged public key: %v, want ErrInconsistent", err)
+			}
+			if s.n != 0 {
+				t.Errorf("the signer signed %d times for an unproven key", s.n)
+			}
+			if after := sim.Image(); !reflect.DeepEqual(after.Slots, before.Slots) {
+				t.Error("slots changed after a refused ProvisionAux")
+			}
+			sim.SetCommandHook(nil)
+			c2, err := nerveskey.OpenChip(t.Context(), sim, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			if err := c2.ProvisionAux(t.Context(), signerCert, signerKey, provOpts(nil)); err != nil {
+				t.Fatalf("ProvisionAux on a sound bus: %v", err)
+			}
+		})
+	}
 }
