@@ -34,8 +34,11 @@ import (
 //
 // A chip whose slot 9, 14 or 15 is locked, secret or encrypted for reads
 // (a Trust&Go part: its slot 9 holds a secret key) is refused with a
-// *ConfigError. The pair is read back and verified after writing. Only
-// Now and DryRun of opts are used; DryRun stops after the checks. The
+// *ConfigError. Before the write, slot 0 signs a fresh challenge that
+// must verify under the public key read, so a pair for another key behind
+// forged public-key answers ends in ErrInconsistent with nothing written.
+// The pair is read back and verified after writing. Only Now, Rand and
+// DryRun of opts are used; DryRun stops after the checks. The
 // data zone must be locked (ErrNotProvisioned otherwise, before the
 // inputs are checked). On a volatile-key chip, open the Chip with
 // Options.ActivationKey.
@@ -76,6 +79,11 @@ func (c *Chip) writeAux(ctx context.Context, deviceCert, signerCert *x509.Certif
 	}
 	if opts != nil && opts.DryRun {
 		return nil
+	}
+	// The pair matched the public key read; the chip must prove it holds
+	// that key before the pair is written.
+	if err := k.prove(ctx, opts.rand()); err != nil {
+		return err
 	}
 	return c.writeAuxSlots(ctx, k.pub, sn, name, im, signerCert, deviceCert.Raw, now)
 }

@@ -2,6 +2,7 @@ package nerveskey_test
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -325,4 +326,55 @@ func TestWriteAuxTrustAndGo(t *testing.T) {
 	if !reflect.DeepEqual(sim.Image(), before) {
 		t.Fatal("a refused aux write changed the chip")
 	}
+}
+
+// TestWriteAuxForgedPublicKey: a genuine pair issued for a foreign key is
+// not written when the chip's public-key answers are forged to match it:
+// the chip must prove the key (a challenge signature) before the write.
+func TestWriteAuxForgedPublicKey(t *testing.T) {
+	sim, _, _, sn := provisionedForAux(t)
+	xy := foreignXY(t)
+	foreign, err := ecdh.P256().NewPublicKey(append([]byte{4}, xy...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(mustMarshalPKIX(t, foreign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auxCert, auxKey := testSigner(t)
+	der, _, err := cert.NewDevice(rand.Reader, pub.(*ecdsa.PublicKey), sn, testInfo.ManufacturerSN, auxCert, auxKey, provNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devCert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.SetCommandHook(func(cmd *nerveskeytest.Command) {
+		if cmd.Opcode == opGenKey && cmd.Param1 == 0x00 {
+			cmd.Answer = func([]byte) []byte { return xy }
+		}
+	})
+	c, err := nerveskey.OpenChip(t.Context(), sim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := sim.Image()
+	if err := c.WriteAux(t.Context(), devCert, auxCert, provOpts(nil)); !errors.Is(err, nerveskey.ErrInconsistent) {
+		t.Fatalf("WriteAux of a foreign key's pair behind forged answers: %v, want ErrInconsistent", err)
+	}
+	if !reflect.DeepEqual(sim.Image().Slots, before.Slots) {
+		t.Error("slots changed after a refused WriteAux")
+	}
+}
+
+func mustMarshalPKIX(t *testing.T, pub any) []byte {
+	t.Helper()
+	b, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -63,16 +63,8 @@ func (c *Chip) provisionAux(ctx context.Context, signerCert *x509.Certificate, s
 	if err != nil {
 		return err
 	}
-	// Prove the key before the signer certifies it, as Provision does: a
-	// fresh challenge signed by slot 0 must verify under the public key
-	// read (Key.Sign verifies every signature on the host), so one forged
-	// public-key answer cannot get a foreign key certified (SECURITY.md).
-	var challenge [32]byte
-	if _, err := io.ReadFull(rnd, challenge[:]); err != nil {
+	if err := k.prove(ctx, rnd); err != nil {
 		return err
-	}
-	if _, err := k.SignContext(ctx, challenge[:], crypto.SHA256); err != nil {
-		return fmt.Errorf("proving the device key before the signer certifies it: %w", err)
 	}
 	der, comp, err := cert.NewDevice(rnd, k.pub, sn, name, signerCert, signer, now)
 	if err != nil {
@@ -234,6 +226,22 @@ func (c *Chip) ClearAux(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("nerveskey: clear aux: %w", err)
+	}
+	return nil
+}
+
+// prove has slot 0 sign a fresh challenge from rnd, which must verify
+// under the public key read (Key.Sign verifies every signature on the
+// host), so that one forged public-key answer cannot get a foreign key
+// certified or written beside the chip's (SECURITY.md). It costs one chip
+// signature.
+func (k *Key) prove(ctx context.Context, rnd io.Reader) error {
+	var challenge [32]byte
+	if _, err := io.ReadFull(rnd, challenge[:]); err != nil {
+		return err
+	}
+	if _, err := k.SignContext(ctx, challenge[:], crypto.SHA256); err != nil {
+		return fmt.Errorf("proving the device key before certificates are made for it: %w", err)
 	}
 	return nil
 }
