@@ -2,6 +2,7 @@ package nerveskey_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -18,12 +19,40 @@ import (
 )
 
 // A busExchange is one recorded Tx: what the driver wrote, what the chip
-// answered, and the chip's virtual time it took.
+// answered, when it started and the chip's virtual time it took. ready,
+// set by compact on an answer read, is how long after the exchange before
+// it the recorded read started: the replay refuses earlier reads.
 type busExchange struct {
 	addr    uint16
 	w, r    []byte
 	err     error
+	start   time.Time
 	elapsed time.Duration
+	ready   time.Duration
+}
+
+// isRead reports whether e reads an answer from the chip.
+func (e *busExchange) isRead() bool { return e.addr != 0 && len(e.w) == 0 && len(e.r) > 0 }
+
+// compact drops the refused polls of a recording and dates each answer
+// read instead (busExchange.ready), so a replay serves any poll pattern a
+// driver chooses, as a chip does: a read before the recorded one is
+// refused, a read at or after it gets the answer. It returns the refusal
+// the recording had, for the replay to give.
+func compact(log []busExchange) (out []busExchange, nak error) {
+	var prevEnd time.Time
+	for _, e := range log {
+		if e.isRead() && e.err != nil {
+			nak = e.err
+			continue
+		}
+		if e.isRead() && !prevEnd.IsZero() {
+			e.ready = e.start.Sub(prevEnd)
+		}
+		out = append(out, e)
+		prevEnd = e.start.Add(e.elapsed)
+	}
+	return out, nak
 }
 
 // recordBus is a simulated chip that records every Tx while recording is
@@ -42,25 +71,28 @@ func (b *recordBus) Tx(addr uint16, w, r []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.recording {
-		b.log = append(b.log, busExchange{addr, bytes.Clone(w), bytes.Clone(r), err, b.Chip.Now().Sub(t0)})
+		b.log = append(b.log, busExchange{addr: addr, w: bytes.Clone(w), r: bytes.Clone(r), err: err, start: t0, elapsed: b.Chip.Now().Sub(t0)})
 	}
 	return err
 }
 
-// replayBus answers a driver with the exchanges of a recording, in a loop,
-// on a virtual clock advanced by the recorded wire times and by Sleep: no
-// chip model and no simulator crypto run, so what a benchmark measures is
-// the driver. Like periph's i2ctest.Playback, it is honest only for the
-// sequence it recorded: a driver that writes anything else than the
-// recording (another command, another poll pattern) gets an error.
+// replayBus answers a driver with the exchanges of a compacted recording,
+// in a loop, on a virtual clock advanced by the recorded wire times and by
+// Sleep: no chip model and no simulator crypto run, so what a benchmark
+// measures is the driver. An answer read earlier than the recording read
+// it is refused as the chip refused polls, so the driver's own polling
+// (which it learns) needs no match; anything else it sends must be what
+// the recording has (another command gets an error), as with periph's
+// i2ctest.Playback.
 type replayBus struct {
-	log []busExchange
+	log    []busExchange
+	loopAt int   // where the replay goes on after the last exchange
+	nak    error // the recording's refused poll
 
-	loopAt int // where the replay goes on after the last exchange
-
-	mu   sync.Mutex // guards the fields below
-	next int
-	now  time.Time
+	mu      sync.Mutex // guards the fields below
+	next    int
+	now     time.Time
+	prevEnd time.Time // when the exchange before next ended
 }
 
 func (b *replayBus) String() string                  { return "replay" }
@@ -80,12 +112,17 @@ func (b *replayBus) Tx(addr uint16, w, r []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e := &b.log[b.next]
+	if e.isRead() && addr == e.addr && len(w) == 0 && b.now.Sub(b.prevEnd) < e.ready && b.nak != nil {
+		b.now = b.now.Add(110 * time.Microsecond) // address, NAK and stop at 100 kHz
+		return b.nak
+	}
 	if addr != e.addr || !bytes.Equal(w, e.w) || len(r) != len(e.r) {
 		return fmt.Errorf("replay: exchange %d: driver sent %#x %x (read %d), recording has %#x %x (read %d)",
 			b.next, addr, w, len(r), e.addr, e.w, len(e.r))
 	}
 	copy(r, e.r)
 	b.now = b.now.Add(e.elapsed)
+	b.prevEnd = b.now
 	if b.next++; b.next == len(b.log) {
 		b.next = b.loopAt
 	}
@@ -136,10 +173,10 @@ func replayKey(tb testing.TB, rev nerveskeytest.Revision, digest []byte) (*nerve
 		}
 	}
 	bus.mu.Lock()
-	log := bus.log[:ends[len(ends)-1]]
+	head, nak1 := compact(bus.log[:ends[len(ends)-2]])
+	signs, nak2 := compact(bus.log[ends[len(ends)-2]:ends[len(ends)-1]])
 	bus.mu.Unlock()
-	signs := log[ends[len(ends)-2]:]
-	r := &replayBus{log: log, loopAt: ends[len(ends)-2]}
+	r := &replayBus{log: append(head[:len(head):len(head)], signs...), loopAt: len(head), nak: cmp.Or(nak2, nak1)}
 	rk, err := nerveskey.Open(tb.Context(), r, nil)
 	if err != nil {
 		tb.Fatalf("Open on the replay: %v", err)
