@@ -109,7 +109,7 @@ func (q *signQueue) take(s *atecc.Session, self *signReq) (r *signReq, retry boo
 		q.runner = self
 		return q.inflight, true
 	}
-	if len(q.pending) == 0 || !s.SignFits() {
+	if len(q.pending) == 0 || !s.SignFits(layout.KeySlot) {
 		return nil, false
 	}
 	r = q.pending[0]

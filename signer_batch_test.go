@@ -194,3 +194,74 @@ func TestSignBurstRetry(t *testing.T) {
 	}
 	t.Errorf("no failed cycle in %v", ct.cycles)
 }
+
+// TestSignBurstSlowChip: on a chip whose Sign takes longer than the
+// table maximum, queued signatures share wake cycles only as far as the
+// times the driver has learned allow, so no Refresh ever falls between a
+// Nonce and its Sign (the batch asked the table, Execute the learned
+// times, before they asked the same question).
+func TestSignBurstSlowChip(t *testing.T) {
+	needSim(t, "trace of wake cycles")
+	chip := nerveskeytest.NewProvisionedChip(t, &nerveskeytest.Options{Revision: nerveskeytest.ATECC608A, Seed: 1})
+	var ct cycleTrace
+	k, err := nerveskey.Open(t.Context(), chip, &nerveskey.Options{Trace: ct.trace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var started sync.WaitGroup
+	started.Add(8)
+	release := make(chan struct{})
+	var held atomic.Bool
+	chip.SetCommandHook(func(c *nerveskeytest.Command) {
+		if c.Opcode == 0x41 { // Sign: 300 ms, past the 220 ms table maximum
+			c.ExecTime = 300 * time.Millisecond
+		}
+		if c.Opcode == 0x16 && held.Load() && held.CompareAndSwap(true, false) {
+			<-release
+		}
+	})
+	// Teach the driver the slow Sign first.
+	d := sha256.Sum256([]byte("warm up"))
+	for range 2 {
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct.mu.Lock()
+	ct.cycles = nil
+	ct.mu.Unlock()
+	held.Store(true)
+	go func() {
+		started.Wait()
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+	}()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			started.Done()
+			d := sha256.Sum256(fmt.Appendf(nil, "slow %d", i))
+			if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	signs := 0
+	for _, ops := range ct.cycles {
+		n, ok := signCycle(ops)
+		if !ok {
+			t.Errorf("a wake cycle is not whole Nonce+Sign pairs (a Refresh split one): %v", ops)
+		}
+		signs += n
+	}
+	// At 300 ms a second pair (about 340 ms expected) no longer fits the
+	// 600 ms budget, so each signature has its cycle: the table maximum
+	// (220 ms) would have let two share one and split the second pair.
+	if signs != 8 {
+		t.Errorf("%d of 8 slow signatures in whole pairs", signs)
+	}
+}

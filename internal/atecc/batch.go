@@ -14,13 +14,14 @@ func (s *Session) SignDigest(ctx context.Context, slot int, digest [32]byte) ([6
 	return s.signDigest(ctx, slot, digest)
 }
 
-// SignFits reports whether one more SignDigest, at the chip's maximum
-// Nonce and Sign times, ends within this wake cycle's watchdog budget,
-// so that the chip never restarts its watchdog in the middle of it.
-func (s *Session) SignFits() bool {
-	_, nonceMax, _ := s.d.prof.times(OpNonce)
-	_, signMax, _ := s.d.prof.times(OpSign)
-	return s.s.Fits(nonceMax, signMax)
+// SignFits reports whether one more SignDigest ends within this wake
+// cycle's watchdog budget at the times the transport expects of its Nonce
+// and Sign (the table maximum, or what it learned of a slower chip), so
+// that the chip never restarts its watchdog in the middle of it.
+func (s *Session) SignFits(slot int) bool {
+	nonce := s.command("", OpNonce, noncePassTemp, 0, nil, 1)
+	sign := s.command("", OpSign, byte(SignTempKey), uint16(slot), nil, 64)
+	return s.s.Fits(&nonce, &sign)
 }
 
 // Retryable reports whether err is transient: [Dev.Do] runs f again

@@ -52,7 +52,7 @@ func (s *Session) Execute(ctx context.Context, cmd Command) ([]byte, error) {
 		return nil, err
 	}
 	t := s.t
-	if t.clk.Now().Sub(s.wokeAt)+t.learned[keyOf(&cmd)].expected(&cmd)+pollMargin > WatchdogBudget {
+	if !s.Fits(&cmd) {
 		if err := s.Refresh(ctx); err != nil {
 			return nil, err
 		}
