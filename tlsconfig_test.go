@@ -126,10 +126,10 @@ func TestTLSCertificate(t *testing.T) {
 	}
 }
 
-// startTLSServer runs a Go mutual-TLS server that requires a client
-// certificate chaining to clientCAs. Each connection answers one line with
-// the client's CN and TLS version.
-func startTLSServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, version uint16) string {
+// mtlsListener listens on loopback for TLS at exactly version, requiring
+// a client certificate that chains to clientCAs (crypto/tls issues session
+// tickets by default).
+func mtlsListener(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, version uint16) net.Listener {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{srv.cert},
@@ -141,7 +141,15 @@ func startTLSServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, ver
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, ln, func(c net.Conn) {
+	return ln
+}
+
+// startTLSServer runs a Go mutual-TLS server that requires a client
+// certificate chaining to clientCAs. Each connection answers one line with
+// the client's CN and TLS version.
+func startTLSServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, version uint16) string {
+	t.Helper()
+	return serve(t, mtlsListener(t, srv, clientCAs, version), func(c net.Conn) {
 		tc := c.(*tls.Conn)
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.Handshake(); err != nil {

@@ -38,17 +38,7 @@ func countSigns(chip *nerveskeytest.Chip) *atomic.Int64 {
 // SHA-256 of the client's leaf certificate, in hex.
 func startResumeServer(t testing.TB, srv *serverCert, clientCAs *x509.CertPool, version uint16) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{srv.cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    clientCAs,
-		MinVersion:   version,
-		MaxVersion:   version,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serve(t, ln, func(c net.Conn) { answerLeaf(c.(*tls.Conn)) })
+	return serve(t, mtlsListener(t, srv, clientCAs, version), func(c net.Conn) { answerLeaf(c.(*tls.Conn)) })
 }
 
 func answerLeaf(c *tls.Conn) {
